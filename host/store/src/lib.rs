@@ -1,0 +1,35 @@
+//! Rollcall's storage boundary.
+//!
+//! One [`Store`] over either an embedded SQLite database (the default) or
+//! PostgreSQL (hosted, several replicas). Every query is written once, with
+//! `$n` placeholders that both backends accept; the few places where SQL must
+//! differ live in [`backend`]. Above the repositories sits the directory-state
+//! service ([`directory_state`]) that writes a change and the events that
+//! describe it in one transaction — the invariant everything downstream
+//! relies on.
+
+#[macro_use]
+mod backend;
+#[macro_use]
+mod sql;
+mod admin_keys;
+mod directories;
+pub mod directory_state;
+mod error;
+mod events;
+mod groups;
+mod organizations;
+mod page;
+mod rows;
+mod scim_tokens;
+mod users;
+
+pub use admin_keys::{AdminKey, AdminKeyScope};
+pub use backend::{BackendKind, PoolStats, Store, StoreOptions, SqliteSync};
+pub use directories::CreatedDirectory;
+pub use error::StoreError;
+pub use events::EventFilter;
+pub use groups::GroupFilter;
+pub use page::{Order, Page, PageRequest, MAX_LIMIT};
+pub use scim_tokens::{ScimToken, TokenStatus, MAX_GRACE_SECONDS};
+pub use users::UserFilter;
