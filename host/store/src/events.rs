@@ -69,8 +69,11 @@ impl Store {
         let mut sql = Sql::new(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1=1"));
         if let Some(after) = &filter.after {
             let seq = on_read!(self, |pool| {
-                sqlx::query_scalar::<_, i64>("SELECT seq FROM events WHERE id = $1")
-                    .bind(after)
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT seq FROM events WHERE id = $1 AND ($2 IS NULL OR organization_id = $2)",
+                )
+                .bind(after)
+                .bind(&filter.organization_id)
                     .fetch_optional(pool)
                     .await?
             });

@@ -1,0 +1,128 @@
+//! Rollcall's HTTP surfaces on one axum [`Router`]: the management,
+//! Directory and Events API under `/api/v1` (with its OpenAPI document),
+//! `/healthz`, `/readyz` and `/metrics`.
+//!
+//! [`app`] builds the whole service from an [`AppState`], so tests drive it
+//! with `tower::ServiceExt::oneshot` and no socket. Handlers never touch SQL:
+//! they authorize, validate, call the store, and shape the answer.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+mod openapi;
+pub mod pagination;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rollcall_store::Store;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+pub use error::{ApiError, ErrorBody};
+pub use metrics::Metrics;
+pub use openapi::openapi;
+
+/// Settings the HTTP layer needs.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Base URL clients reach this server at (used in SCIM endpoint URLs).
+    pub public_url: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ApiConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ApiConfig) -> Self {
+        AppState {
+            store,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+/// The whole service.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = openapi::api_router().split_for_parts();
+    let doc = Arc::new(doc);
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .merge(routes::health::router())
+        .route("/metrics", get(metrics::endpoint))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(on_response),
+        )
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal().into_response()))
+        .with_state(state)
+}
+
+fn request_span(request: &Request) -> Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = %route,
+        admin_key = tracing::field::Empty,
+        organization_id = tracing::field::Empty,
+        directory_id = tracing::field::Empty,
+    )
+}
+
+fn on_response(response: &Response, latency: Duration, _span: &Span) {
+    let status = response.status().as_u16();
+    let ms = latency.as_secs_f64() * 1000.0;
+    if response.status().is_server_error() {
+        tracing::error!(status, latency_ms = ms, "request failed");
+    } else {
+        tracing::info!(status, latency_ms = ms, "request");
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
+}

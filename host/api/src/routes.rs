@@ -1,0 +1,10 @@
+//! Route modules, one per resource; each exposes `router()`.
+
+pub mod admin_keys;
+pub mod directories;
+pub mod directory_groups;
+pub mod directory_tokens;
+pub mod directory_users;
+pub mod events;
+pub mod health;
+pub mod organizations;

@@ -1,0 +1,184 @@
+//! The command line: `rollcall [global flags] <command>`.
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::config::{Flags, SETTINGS};
+
+#[derive(Debug, Parser)]
+#[command(name = "rollcall", version, about = "Self-hostable directory sync: SCIM and provider APIs in, users, groups and events out.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// TOML configuration file (also ROLLCALL_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory for the embedded database (ROLLCALL_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<String>,
+    /// Database URL, sqlite:… or postgres://… (ROLLCALL_DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Log filter (ROLLCALL_LOG_LEVEL).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// auto, pretty, text or json (ROLLCALL_LOG_FORMAT).
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Print results as JSON, one object per line.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (migrates the database first).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage directories and their SCIM tokens.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+    /// Manage admin API keys.
+    #[command(subcommand, name = "admin-key")]
+    AdminKey(AdminKeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address, host:port (ROLLCALL_LISTEN).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Base URL clients reach this server at (ROLLCALL_PUBLIC_URL).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization.
+    Create {
+        /// Display name.
+        name: String,
+        /// A domain the organization owns (repeatable).
+        #[arg(long = "domain", value_name = "DOMAIN")]
+        domains: Vec<String>,
+        /// Your application's id for this customer.
+        #[arg(long)]
+        external_id: Option<String>,
+    },
+    /// List organizations.
+    List,
+    /// Delete an organization with all its directories.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Create a directory; prints the SCIM URL and token for SCIM types.
+    Create {
+        /// Organization id (org_…).
+        #[arg(long = "org", value_name = "ORG_ID")]
+        organization_id: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Provider type, e.g. okta-scim-v2, azure-scim-v2, generic-scim-v2.
+        #[arg(long = "type", value_name = "TYPE")]
+        directory_type: String,
+        /// The customer's primary domain.
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    /// List directories.
+    List {
+        /// Only this organization's directories.
+        #[arg(long = "org", value_name = "ORG_ID")]
+        organization_id: Option<String>,
+    },
+    /// Show one directory and its tokens.
+    Show { id: String },
+    /// Delete a directory with its users and groups (emits dsync.deleted).
+    Delete { id: String },
+    /// Manage the directory's SCIM bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a new token; old ones stop now or after the grace period.
+    Rotate {
+        directory_id: String,
+        /// Seconds the old token keeps working (default 0).
+        #[arg(long, value_name = "SECONDS")]
+        grace_period: Option<i64>,
+    },
+    /// Revoke one token now.
+    Revoke { directory_id: String, token_id: String },
+    /// List the directory's tokens.
+    List { directory_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminKeyCommand {
+    /// Create an admin API key; prints the secret once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Scope the key to one organization.
+        #[arg(long = "org", value_name = "ORG_ID")]
+        organization_id: Option<String>,
+    },
+    /// List admin keys.
+    List,
+    /// Revoke an admin key.
+    Revoke { id: String },
+}
+
+impl Cli {
+    /// The setting values given as flags.
+    pub fn flags(&self) -> Flags {
+        let mut flags = Flags::new();
+        let g = &self.global;
+        for (key, value) in [
+            ("data_dir", &g.data_dir),
+            ("database_url", &g.database_url),
+            ("log_level", &g.log_level),
+            ("log_format", &g.log_format),
+        ] {
+            if let Some(v) = value {
+                flags.insert(key, v.clone());
+            }
+        }
+        if let Command::Serve(serve) = &self.command {
+            if let Some(v) = &serve.listen {
+                flags.insert("listen", v.clone());
+            }
+            if let Some(v) = &serve.public_url {
+                flags.insert("public_url", v.clone());
+            }
+        }
+        flags
+    }
+}
+
+/// Parses the command line; `--help` lists every setting and its variable.
+pub fn parse() -> Cli {
+    let mut help = String::from("Settings (flag > environment > config file > default):\n");
+    for s in SETTINGS {
+        help.push_str(&format!("  {:<36} {}\n", s.env, s.help));
+    }
+    let matches = Cli::command().after_long_help(help).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}

@@ -1,0 +1,71 @@
+//! `rollcall`: the binary. Reads the configuration, sets up logging, opens
+//! the database, and runs the server or one management command. All logic
+//! lives in the library crates.
+
+mod cli;
+mod commands;
+mod config;
+mod output;
+mod serve;
+mod setup;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::output::Output;
+
+fn main() -> ExitCode {
+    let cli = cli::parse();
+    let config = match config::load(
+        cli.global.config.as_deref(),
+        &|name| std::env::var(name).ok(),
+        &cli.flags(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let serving = matches!(cli.command, Command::Serve(_));
+    telemetry::init(&config, !serving);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, config: config::Config) -> anyhow::Result<()> {
+    let out = Output { json: cli.global.json };
+    let command = match cli.command {
+        Command::Serve(_) => return serve::run(config).await,
+        other => other,
+    };
+    let store = setup::open_store(&config).await?;
+    let result = match command {
+        Command::Serve(_) => Ok(()),
+        Command::Migrate => {
+            out.item(
+                &serde_json::json!({"migrated": true, "backend": store.kind().as_str()}),
+                || format!("Database is up to date ({}).", store.kind().as_str()),
+            );
+            Ok(())
+        }
+        Command::Org(c) => commands::org(&store, out, c).await,
+        Command::Directory(c) => commands::directory(&store, &config, out, c).await,
+        Command::AdminKey(c) => commands::admin_key(&store, out, c).await,
+    };
+    store.close().await;
+    result
+}

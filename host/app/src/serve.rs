@@ -1,0 +1,68 @@
+//! `rollcall serve`: open the store, make sure an admin key exists, serve
+//! until SIGINT/SIGTERM, then drain in-flight requests and close the database.
+
+use anyhow::{Context, Result};
+use rollcall_api::{ApiConfig, AppState};
+
+use crate::config::Config;
+use crate::setup;
+
+pub async fn run(config: Config) -> Result<()> {
+    let store = setup::open_store(&config).await?;
+    if let Some(secret) = setup::bootstrap_admin_key(&store, &config).await? {
+        println!();
+        println!("  Rollcall created an admin API key. It is shown only this once:");
+        println!();
+        println!("      {secret}");
+        println!();
+        println!("  Use it as: Authorization: Bearer <key>");
+        println!();
+    }
+    let state = AppState::new(
+        store.clone(),
+        ApiConfig {
+            public_url: config.public_url.clone(),
+            max_body_bytes: config.max_body_bytes,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        address = %local,
+        database = %setup::redact(&config.database_url),
+        backend = store.kind().as_str(),
+        public_url = %config.public_url,
+        "rollcall is listening"
+    );
+    axum::serve(listener, rollcall_api::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    tracing::info!("shutting down: closing the database");
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received: finishing in-flight requests");
+}
