@@ -3,6 +3,8 @@
 //! The body is a ULID, so ids sort by creation time; that order is what the
 //! cursor lists (`before` / `after`) rely on.
 
+use std::sync::Mutex;
+
 use thiserror::Error;
 
 /// The kinds of object that have ids, each with its prefix.
@@ -32,9 +34,17 @@ impl IdKind {
     }
 }
 
-/// A new id of the given kind.
+static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+
+/// A new id of the given kind. Ids made by one process are strictly
+/// increasing, even within one millisecond, so creation order is id order.
 pub fn new_id(kind: IdKind) -> String {
-    format!("{}_{}", kind.prefix(), ulid::Ulid::new())
+    let ulid = GENERATOR
+        .lock()
+        .ok()
+        .and_then(|mut g| g.generate().ok())
+        .unwrap_or_else(ulid::Ulid::new);
+    format!("{}_{}", kind.prefix(), ulid)
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -67,7 +77,6 @@ mod tests {
     #[test]
     fn new_ids_carry_prefix_and_sort_by_time() {
         let a = new_id(IdKind::DirectoryUser);
-        std::thread::sleep(std::time::Duration::from_millis(2));
         let b = new_id(IdKind::DirectoryUser);
         assert!(a.starts_with("directory_user_"));
         assert_eq!(a.len(), "directory_user_".len() + 26);
