@@ -12,6 +12,7 @@ pub mod directory_user;
 pub mod event;
 pub mod ids;
 pub mod organization;
+pub mod scim;
 pub mod sealed;
 pub mod time;
 pub mod token;
