@@ -1,1 +1,41 @@
-fn main() {}
+//! `rollcall-bench`: measures Rollcall's performance targets (DESIGN.md,
+//! "Performance budget") on this machine. Prints a table, or with `--json`
+//! one `{"scenario","figure","value","unit"}` object per line.
+//!
+//! Run with `cargo run --release -p rollcall-bench -- SCENARIO`.
+//! Scenarios are small modules; later features add theirs here.
+
+mod report;
+mod upserts;
+
+use clap::{Parser, Subcommand};
+
+use crate::report::Report;
+
+#[derive(Debug, Parser)]
+#[command(name = "rollcall-bench", about = "Rollcall benchmarks (use a release build)")]
+struct Cli {
+    /// One JSON object per line instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// Directory-state service: user upserts per second (create, update,
+    /// unchanged) on SQLite and PostgreSQL.
+    Upserts(upserts::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut report = Report::new(cli.json);
+    match cli.scenario {
+        Scenario::Upserts(args) => upserts::run(args, &mut report).await?,
+    }
+    report.finish();
+    Ok(())
+}
