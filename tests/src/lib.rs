@@ -49,7 +49,11 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary directory");
                 let url = format!("sqlite://{}", dir.path().join("rollcall.db").display());
-                TestDatabase { url, _dir: Some(dir), pg_name: None }
+                TestDatabase {
+                    url,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
             }
             Backend::Postgres => {
                 let name = format!(
@@ -81,15 +85,20 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         // Drop from a separate thread with its own runtime: this may run
         // inside (or after) the test's runtime, and even during a panic.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async move {
                     if let Ok(mut conn) =
-                        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await
+                        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url())
+                            .await
                     {
                         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
@@ -123,7 +132,11 @@ impl TestDb {
         .await
         .expect("connect test store");
         store.migrate().await.expect("migrate test store");
-        TestDb { store, backend, database }
+        TestDb {
+            store,
+            backend,
+            database,
+        }
     }
 }
 
@@ -213,7 +226,12 @@ impl TestApp {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
             if bytes.is_empty() {
                 Value::Null
@@ -221,13 +239,26 @@ impl TestApp {
                 Value::String(String::from_utf8_lossy(&bytes).into_owned())
             }
         });
-        Reply { status, body, content_type }
+        Reply {
+            status,
+            body,
+            content_type,
+        }
     }
 
     /// A JSON request with the given key.
-    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let (ct, bytes) = match body {
-            Some(b) => (Some("application/json"), serde_json::to_vec(&b).expect("json")),
+            Some(b) => (
+                Some("application/json"),
+                serde_json::to_vec(&b).expect("json"),
+            ),
             None => (None, Vec::new()),
         };
         self.raw(method, path, key, ct, bytes).await
@@ -235,7 +266,8 @@ impl TestApp {
 
     /// A JSON request as the global admin.
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.call(method, path, Some(&self.admin_key.clone()), body).await
+        self.call(method, path, Some(&self.admin_key.clone()), body)
+            .await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -248,7 +280,9 @@ impl TestApp {
 
     /// Creates an organization and returns its id.
     pub async fn create_org(&self, name: &str) -> String {
-        let r = self.post("/api/v1/organizations", serde_json::json!({"name": name})).await;
+        let r = self
+            .post("/api/v1/organizations", serde_json::json!({"name": name}))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         r.body["id"].as_str().expect("id").to_owned()
     }

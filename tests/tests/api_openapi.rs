@@ -34,11 +34,16 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
 #[tokio::test]
 async fn served_document_is_complete_and_consistent() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let r = app.call(axum::http::Method::GET, "/api/v1/openapi.json", None, None).await;
+    let r = app
+        .call(axum::http::Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let doc = r.body;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    assert_eq!(doc["components"]["securitySchemes"]["admin_key"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["admin_key"]["scheme"],
+        "bearer"
+    );
 
     let paths = doc["paths"].as_object().unwrap();
     let expected = [
@@ -56,19 +61,34 @@ async fn served_document_is_complete_and_consistent() {
         ("/api/v1/admin_keys", vec!["get", "post"]),
         ("/api/v1/admin_keys/{id}", vec!["delete"]),
     ];
-    assert_eq!(paths.len(), expected.len(), "documented paths: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(
+        paths.len(),
+        expected.len(),
+        "documented paths: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
     for (path, methods) in expected {
-        let item = paths.get(path).unwrap_or_else(|| panic!("{path} is not documented"));
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is not documented"));
         for m in methods {
             let op = &item[m];
             assert!(op.is_object(), "{m} {path} is not documented");
             let responses = op["responses"].as_object().unwrap();
-            assert!(responses.keys().any(|s| s.starts_with('2')), "{m} {path} has no success response");
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{m} {path} has no success response"
+            );
             // Every path parameter in the template is declared.
             for segment in path.split('/').filter(|s| s.starts_with('{')) {
                 let name = segment.trim_matches(|c| c == '{' || c == '}');
-                let declared = op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["name"] == name && p["in"] == "path"));
-                assert!(declared, "{m} {path} does not declare path parameter {name}");
+                let declared = op["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["name"] == name && p["in"] == "path"));
+                assert!(
+                    declared,
+                    "{m} {path} does not declare path parameter {name}"
+                );
             }
         }
     }
@@ -77,8 +97,13 @@ async fn served_document_is_complete_and_consistent() {
     collect_refs(&doc, &mut refs);
     assert!(!refs.is_empty());
     for r in refs {
-        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected ref {r}"));
-        assert!(doc["components"]["schemas"].get(name).is_some(), "dangling $ref {r}");
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected ref {r}"));
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "dangling $ref {r}"
+        );
     }
 }
 

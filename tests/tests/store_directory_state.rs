@@ -13,7 +13,10 @@ use serde_json::{Map, json};
 
 async fn directory(store: &Store) -> (String, String) {
     let org = store
-        .create_organization(NewOrganization { name: "Acme".into(), ..Default::default() })
+        .create_organization(NewOrganization {
+            name: "Acme".into(),
+            ..Default::default()
+        })
         .await
         .unwrap();
     let dir = store
@@ -45,7 +48,11 @@ fn user(idp: &str, email: &str) -> UserInput {
 }
 
 fn group(idp: &str, name: &str) -> GroupInput {
-    GroupInput { idp_id: idp.into(), name: name.into(), raw_attributes: Map::new() }
+    GroupInput {
+        idp_id: idp.into(),
+        name: name.into(),
+        raw_attributes: Map::new(),
+    }
 }
 
 /// Events of a directory, oldest first, excluding directory bookkeeping.
@@ -59,7 +66,12 @@ async fn events(store: &Store, directory_id: &str) -> Vec<Event> {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| !matches!(e.event, EventType::DirectoryActivated | EventType::TokenCreated))
+        .filter(|e| {
+            !matches!(
+                e.event,
+                EventType::DirectoryActivated | EventType::TokenCreated
+            )
+        })
         .collect()
 }
 
@@ -72,21 +84,36 @@ async fn user_lifecycle_writes_rows_and_events(backend: Backend) {
     let store = &db.store;
     let (org, dir) = directory(store).await;
 
-    let created = store.apply_change(&dir, Change::UpsertUser(user("u1", "ada@acme.com"))).await.unwrap();
-    let Outcome::UserCreated(u) = created else { panic!("expected create, got {created:?}") };
+    let created = store
+        .apply_change(&dir, Change::UpsertUser(user("u1", "ada@acme.com")))
+        .await
+        .unwrap();
+    let Outcome::UserCreated(u) = created else {
+        panic!("expected create, got {created:?}")
+    };
     assert!(u.id.starts_with("directory_user_"));
     assert_eq!(u.organization_id, org);
 
     // Same content: no write, no event.
-    let again = store.apply_change(&dir, Change::UpsertUser(user("u1", "ada@acme.com"))).await.unwrap();
+    let again = store
+        .apply_change(&dir, Change::UpsertUser(user("u1", "ada@acme.com")))
+        .await
+        .unwrap();
     assert!(matches!(again, Outcome::UserUnchanged(_)));
 
     // Change email, add a custom attribute, deactivate.
     let mut changed = user("u1", "ada@lovelace.org");
     changed.state = UserState::Inactive;
-    changed.custom_attributes.insert("department".into(), json!("Engineering"));
-    let updated = store.apply_change(&dir, Change::UpsertUser(changed)).await.unwrap();
-    let Outcome::UserUpdated(after) = updated else { panic!("expected update") };
+    changed
+        .custom_attributes
+        .insert("department".into(), json!("Engineering"));
+    let updated = store
+        .apply_change(&dir, Change::UpsertUser(changed))
+        .await
+        .unwrap();
+    let Outcome::UserUpdated(after) = updated else {
+        panic!("expected update")
+    };
     assert_eq!(after.id, u.id);
     assert_eq!(after.state, UserState::Inactive);
     assert_eq!(after.version, 2);
@@ -107,7 +134,10 @@ async fn user_lifecycle_writes_rows_and_events(backend: Backend) {
                "custom_attributes": {"department": null}})
     );
     assert!(evs[0].seq < evs[1].seq);
-    assert!(evs.iter().all(|e| e.organization_id == org && e.directory_id.as_deref() == Some(dir.as_str())));
+    assert!(
+        evs.iter()
+            .all(|e| e.organization_id == org && e.directory_id.as_deref() == Some(dir.as_str()))
+    );
 }
 
 async fn batch_is_all_or_nothing(backend: Backend) {
@@ -120,27 +150,51 @@ async fn batch_is_all_or_nothing(backend: Backend) {
             vec![
                 Change::UpsertUser(user("u1", "a@acme.com")),
                 Change::UpsertGroup(group("g1", "Engineering")),
-                Change::AddMember { group: Ref::IdpId("g1".into()), user: Ref::IdpId("nobody".into()) },
+                Change::AddMember {
+                    group: Ref::IdpId("g1".into()),
+                    user: Ref::IdpId("nobody".into()),
+                },
             ],
         )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound("user")), "{err:?}");
     let users = store
-        .list_users(&UserFilter { directory_id: Some(dir.clone()), ..Default::default() }, &PageRequest::default())
+        .list_users(
+            &UserFilter {
+                directory_id: Some(dir.clone()),
+                ..Default::default()
+            },
+            &PageRequest::default(),
+        )
         .await
         .unwrap();
     assert!(users.data.is_empty(), "no user may survive a failed batch");
     let groups = store
-        .list_groups(&GroupFilter { directory_id: Some(dir.clone()), ..Default::default() }, &PageRequest::default())
+        .list_groups(
+            &GroupFilter {
+                directory_id: Some(dir.clone()),
+                ..Default::default()
+            },
+            &PageRequest::default(),
+        )
         .await
         .unwrap();
     assert!(groups.data.is_empty());
-    assert!(events(store, &dir).await.is_empty(), "no event without its change");
+    assert!(
+        events(store, &dir).await.is_empty(),
+        "no event without its change"
+    );
 
     // Invalid input fails the batch too, naming the problem.
-    let err = store.apply_change(&dir, Change::UpsertUser(user("  ", "x@acme.com"))).await.unwrap_err();
-    assert!(matches!(&err, StoreError::Invalid(m) if m.contains("idp_id")), "{err:?}");
+    let err = store
+        .apply_change(&dir, Change::UpsertUser(user("  ", "x@acme.com")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invalid(m) if m.contains("idp_id")),
+        "{err:?}"
+    );
 }
 
 async fn groups_and_memberships(backend: Backend) {
@@ -154,42 +208,94 @@ async fn groups_and_memberships(backend: Backend) {
                 Change::UpsertUser(user("u1", "a@acme.com")),
                 Change::UpsertUser(user("u2", "b@acme.com")),
                 Change::UpsertGroup(group("g1", "Engineering")),
-                Change::AddMember { group: Ref::IdpId("g1".into()), user: Ref::IdpId("u1".into()) },
-                Change::AddMember { group: Ref::IdpId("g1".into()), user: Ref::IdpId("u2".into()) },
-                Change::AddMember { group: Ref::IdpId("g1".into()), user: Ref::IdpId("u2".into()) },
+                Change::AddMember {
+                    group: Ref::IdpId("g1".into()),
+                    user: Ref::IdpId("u1".into()),
+                },
+                Change::AddMember {
+                    group: Ref::IdpId("g1".into()),
+                    user: Ref::IdpId("u2".into()),
+                },
+                Change::AddMember {
+                    group: Ref::IdpId("g1".into()),
+                    user: Ref::IdpId("u2".into()),
+                },
             ],
         )
         .await
         .unwrap();
     assert_eq!(outcomes[3], Outcome::MemberAdded);
     assert_eq!(outcomes[5], Outcome::MemberUnchanged);
-    let Outcome::GroupCreated(g) = &outcomes[2] else { panic!() };
-    let Outcome::UserCreated(u1) = &outcomes[0] else { panic!() };
+    let Outcome::GroupCreated(g) = &outcomes[2] else {
+        panic!()
+    };
+    let Outcome::UserCreated(u1) = &outcomes[0] else {
+        panic!()
+    };
 
     let members = store
-        .list_users(&UserFilter { group_id: Some(g.id.clone()), ..Default::default() }, &PageRequest::default())
+        .list_users(
+            &UserFilter {
+                group_id: Some(g.id.clone()),
+                ..Default::default()
+            },
+            &PageRequest::default(),
+        )
         .await
         .unwrap();
     assert_eq!(members.data.len(), 2);
-    assert!(members.data.iter().all(|u| u.groups.as_ref().unwrap()[0].id == g.id));
+    assert!(
+        members
+            .data
+            .iter()
+            .all(|u| u.groups.as_ref().unwrap()[0].id == g.id)
+    );
     let of_user = store
-        .list_groups(&GroupFilter { user_id: Some(u1.id.clone()), ..Default::default() }, &PageRequest::default())
+        .list_groups(
+            &GroupFilter {
+                user_id: Some(u1.id.clone()),
+                ..Default::default()
+            },
+            &PageRequest::default(),
+        )
         .await
         .unwrap();
-    assert_eq!(of_user.data.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["Engineering"]);
+    assert_eq!(
+        of_user
+            .data
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>(),
+        ["Engineering"]
+    );
 
     // Rename the group: updated with previous name.
-    store.apply_change(&dir, Change::UpsertGroup(group("g1", "Platform"))).await.unwrap();
+    store
+        .apply_change(&dir, Change::UpsertGroup(group("g1", "Platform")))
+        .await
+        .unwrap();
     // Deleting a user removes its memberships first, with events.
-    store.apply_change(&dir, Change::DeleteUser(Ref::Id(u1.id.clone()))).await.unwrap();
+    store
+        .apply_change(&dir, Change::DeleteUser(Ref::Id(u1.id.clone())))
+        .await
+        .unwrap();
     assert!(store.get_user(&u1.id).await.unwrap().is_none());
     // Remove the other membership, then the group.
     let removed = store
-        .apply_change(&dir, Change::RemoveMember { group: Ref::Id(g.id.clone()), user: Ref::IdpId("u2".into()) })
+        .apply_change(
+            &dir,
+            Change::RemoveMember {
+                group: Ref::Id(g.id.clone()),
+                user: Ref::IdpId("u2".into()),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(removed, Outcome::MemberRemoved);
-    store.apply_change(&dir, Change::DeleteGroup(Ref::IdpId("g1".into()))).await.unwrap();
+    store
+        .apply_change(&dir, Change::DeleteGroup(Ref::IdpId("g1".into())))
+        .await
+        .unwrap();
     assert!(store.get_group(&g.id).await.unwrap().is_none());
 
     let evs = events(store, &dir).await;
@@ -212,7 +318,10 @@ async fn groups_and_memberships(backend: Backend) {
     assert_eq!(added["directory_id"], json!(dir));
     assert_eq!(added["user"]["idp_id"], json!("u1"));
     assert_eq!(added["group"]["name"], json!("Engineering"));
-    assert_eq!(evs[5].data["previous_attributes"], json!({"name": "Engineering"}));
+    assert_eq!(
+        evs[5].data["previous_attributes"],
+        json!({"name": "Engineering"})
+    );
     assert_eq!(evs[6].data["user"]["id"], json!(u1.id));
     assert_eq!(evs[7].data["id"], json!(u1.id));
 }
@@ -222,22 +331,48 @@ async fn update_by_id_can_change_idp_id_but_not_collide(backend: Backend) {
     let store = &db.store;
     let (_, dir) = directory(store).await;
     let outs = store
-        .apply_changes(&dir, vec![Change::UpsertUser(user("u1", "a@acme.com")), Change::UpsertUser(user("u2", "b@acme.com"))])
+        .apply_changes(
+            &dir,
+            vec![
+                Change::UpsertUser(user("u1", "a@acme.com")),
+                Change::UpsertUser(user("u2", "b@acme.com")),
+            ],
+        )
         .await
         .unwrap();
-    let Outcome::UserCreated(u1) = &outs[0] else { panic!() };
+    let Outcome::UserCreated(u1) = &outs[0] else {
+        panic!()
+    };
     let renamed = store
-        .apply_change(&dir, Change::UpdateUser { id: u1.id.clone(), input: user("u1-new", "a@acme.com") })
+        .apply_change(
+            &dir,
+            Change::UpdateUser {
+                id: u1.id.clone(),
+                input: user("u1-new", "a@acme.com"),
+            },
+        )
         .await
         .unwrap();
     assert!(matches!(renamed, Outcome::UserUpdated(ref u) if u.idp_id == "u1-new"));
     let err = store
-        .apply_change(&dir, Change::UpdateUser { id: u1.id.clone(), input: user("u2", "a@acme.com") })
+        .apply_change(
+            &dir,
+            Change::UpdateUser {
+                id: u1.id.clone(),
+                input: user("u2", "a@acme.com"),
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let err = store
-        .apply_change(&dir, Change::UpdateUser { id: "directory_user_nope".into(), input: user("x", "x@acme.com") })
+        .apply_change(
+            &dir,
+            Change::UpdateUser {
+                id: "directory_user_nope".into(),
+                input: user("x", "x@acme.com"),
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound("user")));
@@ -248,16 +383,27 @@ async fn directories_are_isolated(backend: Backend) {
     let store = &db.store;
     let (_, a) = directory(store).await;
     let (_, b) = directory(store).await;
-    let Outcome::UserCreated(ua) = store.apply_change(&a, Change::UpsertUser(user("u1", "a@acme.com"))).await.unwrap() else {
+    let Outcome::UserCreated(ua) = store
+        .apply_change(&a, Change::UpsertUser(user("u1", "a@acme.com")))
+        .await
+        .unwrap()
+    else {
         panic!()
     };
     // The same idp id in another directory is another user.
-    let Outcome::UserCreated(ub) = store.apply_change(&b, Change::UpsertUser(user("u1", "a@acme.com"))).await.unwrap() else {
+    let Outcome::UserCreated(ub) = store
+        .apply_change(&b, Change::UpsertUser(user("u1", "a@acme.com")))
+        .await
+        .unwrap()
+    else {
         panic!()
     };
     assert_ne!(ua.id, ub.id);
     // A change through directory b cannot reach a's user by id.
-    let err = store.apply_change(&b, Change::DeleteUser(Ref::Id(ua.id.clone()))).await.unwrap_err();
+    let err = store
+        .apply_change(&b, Change::DeleteUser(Ref::Id(ua.id.clone())))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound("user")));
     assert!(store.get_user(&ua.id).await.unwrap().is_some());
 }
@@ -272,7 +418,10 @@ async fn deleting_a_directory_emits_only_dsync_deleted(backend: Backend) {
             vec![
                 Change::UpsertUser(user("u1", "a@acme.com")),
                 Change::UpsertGroup(group("g1", "Eng")),
-                Change::AddMember { group: Ref::IdpId("g1".into()), user: Ref::IdpId("u1".into()) },
+                Change::AddMember {
+                    group: Ref::IdpId("g1".into()),
+                    user: Ref::IdpId("u1".into()),
+                },
             ],
         )
         .await
@@ -287,12 +436,21 @@ async fn deleting_a_directory_emits_only_dsync_deleted(backend: Backend) {
     assert_eq!(last.data["state"], json!("deleting"));
     assert!(store.get_directory(&dir).await.unwrap().is_none());
     let users = store
-        .list_users(&UserFilter { directory_id: Some(dir.clone()), ..Default::default() }, &PageRequest::default())
+        .list_users(
+            &UserFilter {
+                directory_id: Some(dir.clone()),
+                ..Default::default()
+            },
+            &PageRequest::default(),
+        )
         .await
         .unwrap();
     assert!(users.data.is_empty());
     // Writing to a deleted directory is a clean not-found.
-    let err = store.apply_change(&dir, Change::UpsertUser(user("u2", "b@acme.com"))).await.unwrap_err();
+    let err = store
+        .apply_change(&dir, Change::UpsertUser(user("u2", "b@acme.com")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound("directory")));
 }
 
@@ -307,7 +465,13 @@ async fn concurrent_writers_keep_a_gapless_event_order(backend: Backend) {
         tasks.push(tokio::spawn(async move {
             for i in 0..10 {
                 store
-                    .apply_change(&dir, Change::UpsertUser(user(&format!("u{w}-{i}"), &format!("u{w}-{i}@acme.com"))))
+                    .apply_change(
+                        &dir,
+                        Change::UpsertUser(user(
+                            &format!("u{w}-{i}"),
+                            &format!("u{w}-{i}@acme.com"),
+                        )),
+                    )
                     .await
                     .unwrap();
             }

@@ -35,14 +35,22 @@ where
                     "request body is larger than the configured limit",
                 )
             } else {
-                ApiError::invalid(format!("could not read the request body: {}", e.body_text()))
+                ApiError::invalid(format!(
+                    "could not read the request body: {}",
+                    e.body_text()
+                ))
             }
         })?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
             if let Some(ct) = &content_type {
-                let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 if mime != "application/json" && !mime.ends_with("+json") {
                     return Err(ApiError::new(
                         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -63,7 +71,11 @@ where
                 "invalid request body"
             };
             if path == "." || path.is_empty() {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("{what}: {inner}"))
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    format!("{what}: {inner}"),
+                )
             } else {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
@@ -109,10 +121,16 @@ impl QueryPairs {
 
     /// The single value of `name`; a repeated parameter is an error.
     pub fn one(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let mut values = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
         let first = values.next();
         if values.next().is_some() {
-            return Err(ApiError::invalid(format!("query parameter '{name}' is repeated")));
+            return Err(ApiError::invalid(format!(
+                "query parameter '{name}' is repeated"
+            )));
         }
         Ok(first)
     }

@@ -85,7 +85,9 @@ pub fn app(state: AppState) -> Router {
                 .on_request(())
                 .on_response(on_response),
         )
-        .layer(CatchPanicLayer::custom(|_| ApiError::internal().into_response()))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal().into_response()
+        }))
         .with_state(state)
 }
 

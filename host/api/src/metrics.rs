@@ -78,7 +78,9 @@ impl Metrics {
     pub fn render(&self, state: &AppState) -> String {
         let mut out = String::new();
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        out.push_str("# HELP rollcall_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str(
+            "# HELP rollcall_http_requests_total HTTP requests by route, method and status.\n",
+        );
         out.push_str("# TYPE rollcall_http_requests_total counter\n");
         for ((route, method, status), n) in &inner.requests {
             let _ = writeln!(
@@ -103,8 +105,16 @@ impl Metrics {
                 "rollcall_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "rollcall_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "rollcall_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "rollcall_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "rollcall_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
         drop(inner);
         let pool = state.store.pool_stats();
@@ -123,10 +133,18 @@ impl Metrics {
         );
         out.push_str("# HELP rollcall_db_pool_max_connections Configured pool size.\n");
         out.push_str("# TYPE rollcall_db_pool_max_connections gauge\n");
-        let _ = writeln!(out, "rollcall_db_pool_max_connections{{backend=\"{backend}\"}} {}", pool.max);
+        let _ = writeln!(
+            out,
+            "rollcall_db_pool_max_connections{{backend=\"{backend}\"}} {}",
+            pool.max
+        );
         out.push_str("# HELP rollcall_uptime_seconds Seconds since the server started.\n");
         out.push_str("# TYPE rollcall_uptime_seconds gauge\n");
-        let _ = writeln!(out, "rollcall_uptime_seconds {}", self.started.elapsed().as_secs_f64());
+        let _ = writeln!(
+            out,
+            "rollcall_uptime_seconds {}",
+            self.started.elapsed().as_secs_f64()
+        );
         out
     }
 }
@@ -152,7 +170,10 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 
 pub async fn endpoint(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(&state),
     )
 }

@@ -7,7 +7,11 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::config::{Flags, SETTINGS};
 
 #[derive(Debug, Parser)]
-#[command(name = "rollcall", version, about = "Self-hostable directory sync: SCIM and provider APIs in, users, groups and events out.")]
+#[command(
+    name = "rollcall",
+    version,
+    about = "Self-hostable directory sync: SCIM and provider APIs in, users, groups and events out."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -125,7 +129,10 @@ pub enum TokenCommand {
         grace_period: Option<i64>,
     },
     /// Revoke one token now.
-    Revoke { directory_id: String, token_id: String },
+    Revoke {
+        directory_id: String,
+        token_id: String,
+    },
     /// List the directory's tokens.
     List { directory_id: String },
 }

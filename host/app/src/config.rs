@@ -20,17 +20,72 @@ pub struct Setting {
 
 /// Every setting Rollcall reads. `docs/configuration.md` mirrors this table.
 pub const SETTINGS: &[Setting] = &[
-    Setting { key: "listen", env: "ROLLCALL_LISTEN", default: Some("127.0.0.1:8080"), help: "address the HTTP server listens on (host:port)" },
-    Setting { key: "data_dir", env: "ROLLCALL_DATA_DIR", default: Some("./rollcall-data"), help: "directory for the embedded database and the master key file" },
-    Setting { key: "database_url", env: "ROLLCALL_DATABASE_URL", default: None, help: "postgres://… to use PostgreSQL; default: SQLite in data_dir" },
-    Setting { key: "database_max_connections", env: "ROLLCALL_DATABASE_MAX_CONNECTIONS", default: Some("16"), help: "database connection pool size (2 to 1000)" },
-    Setting { key: "sqlite_synchronous", env: "ROLLCALL_SQLITE_SYNCHRONOUS", default: Some("full"), help: "SQLite durability: full (fsync each commit) or normal (survives process crashes, not power loss)" },
-    Setting { key: "public_url", env: "ROLLCALL_PUBLIC_URL", default: None, help: "base URL clients use to reach this server; default http://<listen>" },
-    Setting { key: "bootstrap_admin_key", env: "ROLLCALL_BOOTSTRAP_ADMIN_KEY", default: None, help: "admin key to create at start (at least 32 characters); otherwise one is generated on first start and printed once" },
-    Setting { key: "master_key", env: "ROLLCALL_MASTER_KEY", default: None, help: "base64 32-byte key that encrypts stored secrets; default: data_dir/master.key, created on first use" },
-    Setting { key: "max_body_bytes", env: "ROLLCALL_MAX_BODY_BYTES", default: Some("1048576"), help: "largest accepted request body in bytes (1 KiB to 64 MiB)" },
-    Setting { key: "log_level", env: "ROLLCALL_LOG_LEVEL", default: Some("info"), help: "log filter: error, warn, info, debug, trace, or a tracing filter directive" },
-    Setting { key: "log_format", env: "ROLLCALL_LOG_FORMAT", default: Some("auto"), help: "auto (pretty on a terminal, plain text otherwise), pretty, text or json" },
+    Setting {
+        key: "listen",
+        env: "ROLLCALL_LISTEN",
+        default: Some("127.0.0.1:8080"),
+        help: "address the HTTP server listens on (host:port)",
+    },
+    Setting {
+        key: "data_dir",
+        env: "ROLLCALL_DATA_DIR",
+        default: Some("./rollcall-data"),
+        help: "directory for the embedded database and the master key file",
+    },
+    Setting {
+        key: "database_url",
+        env: "ROLLCALL_DATABASE_URL",
+        default: None,
+        help: "postgres://… to use PostgreSQL; default: SQLite in data_dir",
+    },
+    Setting {
+        key: "database_max_connections",
+        env: "ROLLCALL_DATABASE_MAX_CONNECTIONS",
+        default: Some("16"),
+        help: "database connection pool size (2 to 1000)",
+    },
+    Setting {
+        key: "sqlite_synchronous",
+        env: "ROLLCALL_SQLITE_SYNCHRONOUS",
+        default: Some("full"),
+        help: "SQLite durability: full (fsync each commit) or normal (survives process crashes, not power loss)",
+    },
+    Setting {
+        key: "public_url",
+        env: "ROLLCALL_PUBLIC_URL",
+        default: None,
+        help: "base URL clients use to reach this server; default http://<listen>",
+    },
+    Setting {
+        key: "bootstrap_admin_key",
+        env: "ROLLCALL_BOOTSTRAP_ADMIN_KEY",
+        default: None,
+        help: "admin key to create at start (at least 32 characters); otherwise one is generated on first start and printed once",
+    },
+    Setting {
+        key: "master_key",
+        env: "ROLLCALL_MASTER_KEY",
+        default: None,
+        help: "base64 32-byte key that encrypts stored secrets; default: data_dir/master.key, created on first use",
+    },
+    Setting {
+        key: "max_body_bytes",
+        env: "ROLLCALL_MAX_BODY_BYTES",
+        default: Some("1048576"),
+        help: "largest accepted request body in bytes (1 KiB to 64 MiB)",
+    },
+    Setting {
+        key: "log_level",
+        env: "ROLLCALL_LOG_LEVEL",
+        default: Some("info"),
+        help: "log filter: error, warn, info, debug, trace, or a tracing filter directive",
+    },
+    Setting {
+        key: "log_format",
+        env: "ROLLCALL_LOG_FORMAT",
+        default: Some("auto"),
+        help: "auto (pretty on a terminal, plain text otherwise), pretty, text or json",
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +166,11 @@ pub fn load(
                 ConfigError(format!(
                     "config file {}: unknown setting '{key}'; known: {}",
                     path.display(),
-                    SETTINGS.iter().map(|s| s.key).collect::<Vec<_>>().join(", ")
+                    SETTINGS
+                        .iter()
+                        .map(|s| s.key)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
             let text = match value {
@@ -160,11 +219,19 @@ fn bad(key: &str, source: &Source, problem: impl std::fmt::Display) -> ConfigErr
 }
 
 fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, ConfigError> {
-    let get = |key: &str| values.get(key).map(|(v, s)| (v.trim().to_owned(), s.clone()));
+    let get = |key: &str| {
+        values
+            .get(key)
+            .map(|(v, s)| (v.trim().to_owned(), s.clone()))
+    };
     let (listen_raw, src) = get("listen").unwrap_or_default_pair();
-    let listen: SocketAddr = listen_raw
-        .parse()
-        .map_err(|_| bad("listen", &src, format!("'{listen_raw}' is not host:port, e.g. 127.0.0.1:8080")))?;
+    let listen: SocketAddr = listen_raw.parse().map_err(|_| {
+        bad(
+            "listen",
+            &src,
+            format!("'{listen_raw}' is not host:port, e.g. 127.0.0.1:8080"),
+        )
+    })?;
     let (data_dir, _) = get("data_dir").unwrap_or_default_pair();
     let data_dir = PathBuf::from(data_dir);
     let database_url = match get("database_url") {
@@ -173,7 +240,11 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
                 || url.starts_with("postgresql://")
                 || url.starts_with("sqlite:"))
             {
-                return Err(bad("database_url", &src, "must start with postgres://, postgresql:// or sqlite:"));
+                return Err(bad(
+                    "database_url",
+                    &src,
+                    "must start with postgres://, postgresql:// or sqlite:",
+                ));
             }
             url
         }
@@ -182,18 +253,34 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
     let (n, src) = get("database_max_connections").unwrap_or_default_pair();
     let database_max_connections: u32 = match n.parse() {
         Ok(v) if (2..=1000).contains(&v) => v,
-        _ => return Err(bad("database_max_connections", &src, format!("'{n}' is not a number from 2 to 1000"))),
+        _ => {
+            return Err(bad(
+                "database_max_connections",
+                &src,
+                format!("'{n}' is not a number from 2 to 1000"),
+            ));
+        }
     };
     let (sync, src) = get("sqlite_synchronous").unwrap_or_default_pair();
     let sqlite_sync = match sync.to_ascii_lowercase().as_str() {
         "full" => SqliteSync::Full,
         "normal" => SqliteSync::Normal,
-        other => return Err(bad("sqlite_synchronous", &src, format!("'{other}' is not full or normal"))),
+        other => {
+            return Err(bad(
+                "sqlite_synchronous",
+                &src,
+                format!("'{other}' is not full or normal"),
+            ));
+        }
     };
     let public_url = match get("public_url") {
         Some((url, src)) if !url.is_empty() => {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(bad("public_url", &src, "must start with http:// or https://"));
+                return Err(bad(
+                    "public_url",
+                    &src,
+                    "must start with http:// or https://",
+                ));
             }
             url.trim_end_matches('/').to_owned()
         }
@@ -210,8 +297,15 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
     };
     let bootstrap_admin_key = match get("bootstrap_admin_key") {
         Some((k, src)) if !k.is_empty() => {
-            if k.len() < 32 || k.len() > 256 || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(bad("bootstrap_admin_key", &src, "must be 32 to 256 characters without spaces"));
+            if k.len() < 32
+                || k.len() > 256
+                || k.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(bad(
+                    "bootstrap_admin_key",
+                    &src,
+                    "must be 32 to 256 characters without spaces",
+                ));
             }
             Some(k)
         }
@@ -219,7 +313,8 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
     };
     let master_key = match get("master_key") {
         Some((k, src)) if !k.is_empty() => {
-            rollcall_core::sealed::MasterKey::from_base64(&k).map_err(|e| bad("master_key", &src, e))?;
+            rollcall_core::sealed::MasterKey::from_base64(&k)
+                .map_err(|e| bad("master_key", &src, e))?;
             Some(k)
         }
         _ => None,
@@ -227,11 +322,21 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
     let (n, src) = get("max_body_bytes").unwrap_or_default_pair();
     let max_body_bytes: usize = match n.parse() {
         Ok(v) if (1024..=64 * 1024 * 1024).contains(&v) => v,
-        _ => return Err(bad("max_body_bytes", &src, format!("'{n}' is not a number from 1024 to 67108864"))),
+        _ => {
+            return Err(bad(
+                "max_body_bytes",
+                &src,
+                format!("'{n}' is not a number from 1024 to 67108864"),
+            ));
+        }
     };
     let (log_level, src) = get("log_level").unwrap_or_default_pair();
     if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-        return Err(bad("log_level", &src, format!("'{log_level}' is not a valid log filter")));
+        return Err(bad(
+            "log_level",
+            &src,
+            format!("'{log_level}' is not a valid log filter"),
+        ));
     }
     let (fmt, src) = get("log_format").unwrap_or_default_pair();
     let log_format = match fmt.to_ascii_lowercase().as_str() {
@@ -239,7 +344,13 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
         "pretty" => LogFormat::Pretty,
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,
-        other => return Err(bad("log_format", &src, format!("'{other}' is not auto, pretty, text or json"))),
+        other => {
+            return Err(bad(
+                "log_format",
+                &src,
+                format!("'{other}' is not auto, pretty, text or json"),
+            ));
+        }
     };
     Ok(Config {
         listen,
@@ -271,8 +382,15 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn load_with(env: &[(&str, &str)], flags: &[(&'static str, &str)], file: Option<&Path>) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    fn load_with(
+        env: &[(&str, &str)],
+        flags: &[(&'static str, &str)],
+        file: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let flags: Flags = flags.iter().map(|(k, v)| (*k, v.to_string())).collect();
         load(file, &|k| env.get(k).cloned(), &flags)
     }
@@ -291,28 +409,52 @@ mod tests {
     fn flags_beat_env_beat_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("rollcall.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:7000\"\nmax_body_bytes = 4096\nlog_level = \"debug\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7000\"\nmax_body_bytes = 4096\nlog_level = \"debug\"\n",
+        )
+        .unwrap();
         let c = load_with(&[("ROLLCALL_LISTEN", "127.0.0.1:7001")], &[], Some(&file)).unwrap();
         assert_eq!(c.listen.port(), 7001);
         assert_eq!(c.max_body_bytes, 4096);
         assert_eq!(c.log_level, "debug");
-        let c = load_with(&[("ROLLCALL_LISTEN", "127.0.0.1:7001")], &[("listen", "127.0.0.1:7002")], Some(&file)).unwrap();
+        let c = load_with(
+            &[("ROLLCALL_LISTEN", "127.0.0.1:7001")],
+            &[("listen", "127.0.0.1:7002")],
+            Some(&file),
+        )
+        .unwrap();
         assert_eq!(c.listen.port(), 7002);
     }
 
     #[test]
     fn errors_name_the_setting_and_source() {
-        let e = load_with(&[("ROLLCALL_LISTEN", "nope")], &[], None).unwrap_err().to_string();
-        assert!(e.contains("listen") && e.contains("ROLLCALL_LISTEN") && e.contains("'nope'"), "{e}");
-        let e = load_with(&[("ROLLCALL_DATABASE_URL", "mysql://x")], &[], None).unwrap_err().to_string();
+        let e = load_with(&[("ROLLCALL_LISTEN", "nope")], &[], None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("listen") && e.contains("ROLLCALL_LISTEN") && e.contains("'nope'"),
+            "{e}"
+        );
+        let e = load_with(&[("ROLLCALL_DATABASE_URL", "mysql://x")], &[], None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("database_url"), "{e}");
-        let e = load_with(&[("ROLLCALL_MASTER_KEY", "short")], &[], None).unwrap_err().to_string();
+        let e = load_with(&[("ROLLCALL_MASTER_KEY", "short")], &[], None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("master_key"), "{e}");
-        let e = load_with(&[("ROLLCALL_BOOTSTRAP_ADMIN_KEY", "tooshort")], &[], None).unwrap_err().to_string();
+        let e = load_with(&[("ROLLCALL_BOOTSTRAP_ADMIN_KEY", "tooshort")], &[], None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bootstrap_admin_key"), "{e}");
-        let e = load_with(&[("ROLLCALL_LOG_FORMAT", "xml")], &[], None).unwrap_err().to_string();
+        let e = load_with(&[("ROLLCALL_LOG_FORMAT", "xml")], &[], None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("log_format"), "{e}");
-        let e = load_with(&[], &[("max_body_bytes", "12")], None).unwrap_err().to_string();
+        let e = load_with(&[], &[("max_body_bytes", "12")], None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("max_body_bytes"), "{e}");
     }
 

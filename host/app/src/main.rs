@@ -30,7 +30,10 @@ fn main() -> ExitCode {
     };
     let serving = matches!(cli.command, Command::Serve(_));
     telemetry::init(&config, !serving);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -47,7 +50,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, config: config::Config) -> anyhow::Result<()> {
-    let out = Output { json: cli.global.json };
+    let out = Output {
+        json: cli.global.json,
+    };
     let command = match cli.command {
         Command::Serve(_) => return serve::run(config).await,
         other => other,

@@ -19,7 +19,12 @@ impl Output {
     }
 
     /// Many results: JSON lines, or an aligned table.
-    pub fn table<T: Serialize>(&self, items: &[T], headers: &[&str], row: impl Fn(&T) -> Vec<String>) {
+    pub fn table<T: Serialize>(
+        &self,
+        items: &[T],
+        headers: &[&str],
+        row: impl Fn(&T) -> Vec<String>,
+    ) {
         if self.json {
             for item in items {
                 println!("{}", serde_json::to_string(item).unwrap_or_default());
@@ -49,7 +54,10 @@ impl Output {
                 .trim_end()
                 .to_owned()
         };
-        println!("{}", line(headers.iter().map(|h| h.to_uppercase()).collect()));
+        println!(
+            "{}",
+            line(headers.iter().map(|h| h.to_uppercase()).collect())
+        );
         for r in rows {
             println!("{}", line(r));
         }

@@ -17,7 +17,10 @@ struct Env {
 
 impl Env {
     async fn new(backend: Backend) -> Env {
-        Env { dir: tempfile::tempdir().unwrap(), db: TestDatabase::new(backend).await }
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+            db: TestDatabase::new(backend).await,
+        }
     }
 
     fn command(&self) -> Command {
@@ -26,7 +29,10 @@ impl Env {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("ROLLCALL_DATA_DIR", self.dir.path().join("data"))
             .env("ROLLCALL_DATABASE_URL", &self.db.url)
-            .env("ROLLCALL_MASTER_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+            .env(
+                "ROLLCALL_MASTER_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            )
             .current_dir(self.dir.path());
         c
     }
@@ -40,7 +46,11 @@ impl Env {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let out = self.run(&all);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout)
             .unwrap()
             .lines()
@@ -63,27 +73,63 @@ async fn management_commands(backend: Backend) {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("up to date"));
 
-    let org = &env.json(&["org", "create", "Acme", "--domain", "acme.com", "--external-id", "cust-9"])[0];
+    let org = &env.json(&[
+        "org",
+        "create",
+        "Acme",
+        "--domain",
+        "acme.com",
+        "--external-id",
+        "cust-9",
+    ])[0];
     let org_id = org["id"].as_str().unwrap().to_owned();
     assert_eq!(org["domains"], json!(["acme.com"]));
     let list = env.run(&["org", "list"]);
-    assert!(stdout(&list).contains(&org_id) && stdout(&list).contains("Acme"), "{}", stdout(&list));
+    assert!(
+        stdout(&list).contains(&org_id) && stdout(&list).contains("Acme"),
+        "{}",
+        stdout(&list)
+    );
 
-    let out = env.run(&["directory", "create", "--org", &org_id, "--name", "Entra", "--type", "azure-scim-v2"]);
+    let out = env.run(&[
+        "directory",
+        "create",
+        "--org",
+        &org_id,
+        "--name",
+        "Entra",
+        "--type",
+        "azure-scim-v2",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("SCIM 2.0 URL:  http://127.0.0.1:8080/scim/v2/directory_"), "{text}");
+    assert!(
+        text.contains("SCIM 2.0 URL:  http://127.0.0.1:8080/scim/v2/directory_"),
+        "{text}"
+    );
     assert!(text.contains("Bearer token:  rc_scim_"), "{text}");
     let dir = &env.json(&["directory", "list", "--org", &org_id])[0];
     let dir_id = dir["id"].as_str().unwrap().to_owned();
     assert_eq!(dir["type"], "azure-scim-v2");
     assert!(dir["scim"].get("token").is_none());
 
-    let rotated = &env.json(&["directory", "token", "rotate", &dir_id, "--grace-period", "60"])[0];
+    let rotated = &env.json(&[
+        "directory",
+        "token",
+        "rotate",
+        &dir_id,
+        "--grace-period",
+        "60",
+    ])[0];
     assert!(rotated["token"].as_str().unwrap().starts_with("rc_scim_"));
     let token_id = rotated["details"]["id"].as_str().unwrap().to_owned();
     let shown = &env.json(&["directory", "show", &dir_id])[0];
-    let statuses: Vec<&str> = shown["tokens"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = shown["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["expiring", "active"]);
     let revoked = &env.json(&["directory", "token", "revoke", &dir_id, &token_id])[0];
     assert_eq!(revoked["status"], "revoked");
@@ -107,22 +153,53 @@ async fn errors_have_messages_and_exit_codes(backend: Backend) {
     let env = Env::new(backend).await;
     let out = env.run(&["org", "delete", "org_01J00000000000000000000000"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("error: organization not found"), "{}", stderr(&out));
-    let out = env.run(&["directory", "create", "--org", "org_x", "--name", "x", "--type", "okta"]);
+    assert!(
+        stderr(&out).contains("error: organization not found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&[
+        "directory",
+        "create",
+        "--org",
+        "org_x",
+        "--name",
+        "x",
+        "--type",
+        "okta",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("unknown directory type 'okta'") && stderr(&out).contains("okta-scim-v2"), "{}", stderr(&out));
-    let out = env.command().env("ROLLCALL_LISTEN", "not-an-address").args(["serve"]).output().unwrap();
+    assert!(
+        stderr(&out).contains("unknown directory type 'okta'")
+            && stderr(&out).contains("okta-scim-v2"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env
+        .command()
+        .env("ROLLCALL_LISTEN", "not-an-address")
+        .args(["serve"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("ROLLCALL_LISTEN"), "{}", stderr(&out));
     let out = env.run(&["org", "create", ""]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("name must not be empty"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("name must not be empty"),
+        "{}",
+        stderr(&out)
+    );
     let out = env.run(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts `rollcall serve`, waits until it answers /readyz, and returns it
@@ -149,9 +226,17 @@ async fn start(env: &Env, port: u16, expect_key: bool) -> (Child, Vec<String>) {
     // Whatever was printed before readiness (the one-time admin key).
     let stdout = child.stdout.take().unwrap();
     let lines = std::thread::spawn(move || {
-        BufReader::new(stdout).lines().take(7).map_while(Result::ok).collect::<Vec<_>>()
+        BufReader::new(stdout)
+            .lines()
+            .take(7)
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
     });
-    let printed = if expect_key { lines.join().unwrap() } else { Vec::new() };
+    let printed = if expect_key {
+        lines.join().unwrap()
+    } else {
+        Vec::new()
+    };
     (child, printed)
 }
 
@@ -162,15 +247,25 @@ async fn serve_survives_kill_9(backend: Backend) {
     let (mut server, printed) = start(&env, port, true).await;
     let key = printed
         .iter()
-        .find_map(|l| l.trim().strip_prefix("rc_admin_").map(|rest| format!("rc_admin_{rest}")))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("rc_admin_")
+                .map(|rest| format!("rc_admin_{rest}"))
+        })
         .unwrap_or_else(|| panic!("no admin key printed: {printed:?}"));
 
     // Acknowledged writes...
     let mut orgs = Vec::new();
     for i in 0..20 {
-        let (status, body) = http::request(&addr, "POST", "/api/v1/organizations", Some(&key), Some(&json!({"name": format!("Org {i}")})))
-            .await
-            .unwrap();
+        let (status, body) = http::request(
+            &addr,
+            "POST",
+            "/api/v1/organizations",
+            Some(&key),
+            Some(&json!({"name": format!("Org {i}")})),
+        )
+        .await
+        .unwrap();
         assert_eq!(status, 201, "{body}");
         orgs.push(body["id"].as_str().unwrap().to_owned());
     }
@@ -180,7 +275,15 @@ async fn serve_survives_kill_9(backend: Backend) {
 
     let (mut server, _) = start(&env, port, false).await;
     for id in &orgs {
-        let (status, body) = http::request(&addr, "GET", &format!("/api/v1/organizations/{id}"), Some(&key), None).await.unwrap();
+        let (status, body) = http::request(
+            &addr,
+            "GET",
+            &format!("/api/v1/organizations/{id}"),
+            Some(&key),
+            None,
+        )
+        .await
+        .unwrap();
         assert_eq!(status, 200, "{id} lost after kill -9: {body}");
     }
     // The key was printed once: the second start created none.
@@ -208,17 +311,27 @@ async fn bootstrap_key_from_environment(backend: Backend) {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !matches!(http::request(&addr, "GET", "/readyz", None, None).await, Ok((200, _))) {
+    while !matches!(
+        http::request(&addr, "GET", "/readyz", None, None).await,
+        Ok((200, _))
+    ) {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (status, _) = http::request(&addr, "GET", "/api/v1/organizations", Some(key), None).await.unwrap();
+    let (status, _) = http::request(&addr, "GET", "/api/v1/organizations", Some(key), None)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
-    let (status, _) = http::request(&addr, "GET", "/metrics", None, None).await.unwrap();
+    let (status, _) = http::request(&addr, "GET", "/metrics", None, None)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(!stdout(&out).contains("rc_admin_"), "no key is generated when one is configured");
+    assert!(
+        !stdout(&out).contains("rc_admin_"),
+        "no key is generated when one is configured"
+    );
 }
 
 both_backends!(

@@ -13,7 +13,10 @@ use clap::{Parser, Subcommand};
 use crate::report::Report;
 
 #[derive(Debug, Parser)]
-#[command(name = "rollcall-bench", about = "Rollcall benchmarks (use a release build)")]
+#[command(
+    name = "rollcall-bench",
+    about = "Rollcall benchmarks (use a release build)"
+)]
 struct Cli {
     /// One JSON object per line instead of a table.
     #[arg(long, global = true)]

@@ -17,7 +17,10 @@ pub struct Report {
 
 impl Report {
     pub fn new(json: bool) -> Self {
-        Report { json, rows: Vec::new() }
+        Report {
+            json,
+            rows: Vec::new(),
+        }
     }
 
     /// Records a figure; in JSON mode it is printed at once.
@@ -31,7 +34,10 @@ impl Report {
         if self.json {
             println!("{}", serde_json::to_string(&row).unwrap_or_default());
         } else {
-            eprintln!("  {:<12} {:<32} {:>12.1} {}", row.scenario, row.figure, row.value, row.unit);
+            eprintln!(
+                "  {:<12} {:<32} {:>12.1} {}",
+                row.scenario, row.figure, row.value, row.unit
+            );
         }
         self.rows.push(row);
     }
@@ -43,7 +49,10 @@ impl Report {
         }
         println!("{:<12} {:<32} {:>12} unit", "scenario", "figure", "value");
         for r in &self.rows {
-            println!("{:<12} {:<32} {:>12.1} {}", r.scenario, r.figure, r.value, r.unit);
+            println!(
+                "{:<12} {:<32} {:>12.1} {}",
+                r.scenario, r.figure, r.value, r.unit
+            );
         }
     }
 }

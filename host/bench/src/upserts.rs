@@ -52,7 +52,10 @@ fn user(i: usize, generation: u32) -> UserInput {
 
 async fn directory(store: &Store) -> Result<String> {
     let org = store
-        .create_organization(NewOrganization { name: "Bench".into(), ..Default::default() })
+        .create_organization(NewOrganization {
+            name: "Bench".into(),
+            ..Default::default()
+        })
         .await?;
     let dir = store
         .create_directory(NewDirectory {
@@ -81,18 +84,46 @@ async fn timed(store: &Store, dir: &str, changes: Vec<Change>, batch: usize) -> 
 
 async fn measure(store: &Store, name: &str, args: &Args, report: &mut Report) -> Result<()> {
     let dir = directory(store).await?;
-    let single: Vec<Change> = (0..args.single).map(|i| Change::UpsertUser(user(1_000_000 + i, 0))).collect();
+    let single: Vec<Change> = (0..args.single)
+        .map(|i| Change::UpsertUser(user(1_000_000 + i, 0)))
+        .collect();
     let rate = timed(store, &dir, single, 1).await?;
-    report.add("upserts", &format!("{name}_create_1_per_tx"), rate, "users/s");
-    let create: Vec<Change> = (0..args.users).map(|i| Change::UpsertUser(user(i, 0))).collect();
+    report.add(
+        "upserts",
+        &format!("{name}_create_1_per_tx"),
+        rate,
+        "users/s",
+    );
+    let create: Vec<Change> = (0..args.users)
+        .map(|i| Change::UpsertUser(user(i, 0)))
+        .collect();
     let rate = timed(store, &dir, create, args.batch).await?;
-    report.add("upserts", &format!("{name}_create_batched"), rate, "users/s");
-    let update: Vec<Change> = (0..args.users).map(|i| Change::UpsertUser(user(i, 1))).collect();
+    report.add(
+        "upserts",
+        &format!("{name}_create_batched"),
+        rate,
+        "users/s",
+    );
+    let update: Vec<Change> = (0..args.users)
+        .map(|i| Change::UpsertUser(user(i, 1)))
+        .collect();
     let rate = timed(store, &dir, update, args.batch).await?;
-    report.add("upserts", &format!("{name}_update_batched"), rate, "users/s");
-    let same: Vec<Change> = (0..args.users).map(|i| Change::UpsertUser(user(i, 1))).collect();
+    report.add(
+        "upserts",
+        &format!("{name}_update_batched"),
+        rate,
+        "users/s",
+    );
+    let same: Vec<Change> = (0..args.users)
+        .map(|i| Change::UpsertUser(user(i, 1)))
+        .collect();
     let rate = timed(store, &dir, same, args.batch).await?;
-    report.add("upserts", &format!("{name}_unchanged_batched"), rate, "users/s");
+    report.add(
+        "upserts",
+        &format!("{name}_unchanged_batched"),
+        rate,
+        "users/s",
+    );
     Ok(())
 }
 
@@ -117,8 +148,13 @@ async fn postgres(args: &Args, report: &mut Report) -> Result<()> {
     let mut admin = sqlx::PgConnection::connect(&args.postgres_url)
         .await
         .with_context(|| format!("cannot reach PostgreSQL at {}", args.postgres_url))?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
-    let base = args.postgres_url.rsplit_once('/').map_or(args.postgres_url.as_str(), |(b, _)| b);
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
+    let base = args
+        .postgres_url
+        .rsplit_once('/')
+        .map_or(args.postgres_url.as_str(), |(b, _)| b);
     let result = async {
         let store = Store::connect(StoreOptions {
             url: format!("{base}/{name}"),
@@ -133,9 +169,11 @@ async fn postgres(args: &Args, report: &mut Report) -> Result<()> {
         r
     }
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-        .execute(&mut admin)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
     result
 }
 

@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn nested_maps_are_diffed_one_level() {
-        let old = json!({"custom_attributes":{"department":"R&D","cost_center":"1"},"state":"active"});
+        let old =
+            json!({"custom_attributes":{"department":"R&D","cost_center":"1"},"state":"active"});
         let new = json!({"custom_attributes":{"department":"Sales","cost_center":"1","level":3},"state":"inactive"});
         assert_eq!(
             Value::Object(previous_attributes(&old, &new)),
@@ -96,7 +97,10 @@ mod tests {
     fn null_to_value_counts_as_change() {
         let old = json!({"email":null});
         let new = json!({"email":"a@x.com"});
-        assert_eq!(Value::Object(previous_attributes(&old, &new)), json!({"email":null}));
+        assert_eq!(
+            Value::Object(previous_attributes(&old, &new)),
+            json!({"email":null})
+        );
         assert!(previous_attributes(&new, &new).is_empty());
     }
 }

@@ -66,7 +66,10 @@ const NAMED: &[(&str, DirectoryType)] = &[
 impl DirectoryType {
     /// Every named type, for help texts and error messages.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        NAMED.iter().map(|(name, _)| *name).chain(["plugin:<plugin-id>"])
+        NAMED
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(["plugin:<plugin-id>"])
     }
 
     pub fn as_str(&self) -> &str {
@@ -281,9 +284,18 @@ mod tests {
 
     #[test]
     fn initial_state_by_ingress() {
-        assert_eq!(DirectoryType::OktaScimV2.initial_state(), DirectoryState::Active);
-        assert_eq!(DirectoryType::GoogleWorkspace.initial_state(), DirectoryState::Validating);
-        assert_eq!(DirectoryState::parse("invalid_credentials"), Some(DirectoryState::InvalidCredentials));
+        assert_eq!(
+            DirectoryType::OktaScimV2.initial_state(),
+            DirectoryState::Active
+        );
+        assert_eq!(
+            DirectoryType::GoogleWorkspace.initial_state(),
+            DirectoryState::Validating
+        );
+        assert_eq!(
+            DirectoryState::parse("invalid_credentials"),
+            Some(DirectoryState::InvalidCredentials)
+        );
         assert_eq!(DirectoryState::parse("nope"), None);
     }
 }

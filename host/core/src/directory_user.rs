@@ -124,9 +124,7 @@ pub(crate) fn check_len(field: &'static str, value: &str) -> Result<(), InvalidI
 
 /// Trims and turns blank strings into `None`.
 fn clean(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 impl UserInput {
@@ -213,10 +211,17 @@ mod tests {
         assert_eq!(i.normalized(), Err(InvalidInput::Empty("idp_id")));
         let mut i = input();
         i.email = Some("x".repeat(MAX_FIELD_LEN + 1));
-        assert_eq!(i.normalized(), Err(InvalidInput::TooLong("email", MAX_FIELD_LEN)));
+        assert_eq!(
+            i.normalized(),
+            Err(InvalidInput::TooLong("email", MAX_FIELD_LEN))
+        );
         let mut i = input();
-        i.raw_attributes.insert("blob".into(), json!("x".repeat(MAX_ATTRIBUTES_BYTES)));
-        assert!(matches!(i.normalized(), Err(InvalidInput::AttributesTooLarge(_))));
+        i.raw_attributes
+            .insert("blob".into(), json!("x".repeat(MAX_ATTRIBUTES_BYTES)));
+        assert!(matches!(
+            i.normalized(),
+            Err(InvalidInput::AttributesTooLarge(_))
+        ));
     }
 
     #[test]

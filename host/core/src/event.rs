@@ -122,7 +122,10 @@ mod tests {
     fn names_round_trip() {
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(t));
-            assert_eq!(serde_json::to_value(t).unwrap(), Value::String(t.as_str().into()));
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                Value::String(t.as_str().into())
+            );
         }
         assert_eq!(EventType::parse("dsync.user.exploded"), None);
     }

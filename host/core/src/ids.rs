@@ -39,11 +39,13 @@ static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
 /// A new id of the given kind. Ids made by one process are strictly
 /// increasing, even within one millisecond, so creation order is id order.
 pub fn new_id(kind: IdKind) -> String {
-    let ulid = GENERATOR
-        .lock()
-        .ok()
-        .and_then(|mut g| g.generate().ok())
-        .unwrap_or_else(ulid::Ulid::new);
+    // `Ulid::new` (random, not monotonic) only if the generator's lock was
+    // poisoned or its random part overflowed within one millisecond.
+    let monotonic = GENERATOR.lock().ok().and_then(|mut g| g.generate().ok());
+    let ulid = match monotonic {
+        Some(u) => u,
+        None => ulid::Ulid::new(),
+    };
     format!("{}_{}", kind.prefix(), ulid)
 }
 

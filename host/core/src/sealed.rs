@@ -101,10 +101,19 @@ mod tests {
         let key = MasterKey::generate();
         let sealed = key.seal(b"{\"token\":\"s3cret\"}", b"directory_1");
         assert!(!sealed.windows(6).any(|w| w == b"s3cret"));
-        assert_eq!(key.open(&sealed, b"directory_1").unwrap(), b"{\"token\":\"s3cret\"}");
+        assert_eq!(
+            key.open(&sealed, b"directory_1").unwrap(),
+            b"{\"token\":\"s3cret\"}"
+        );
         assert_eq!(key.open(&sealed, b"directory_2"), Err(SealError::Open));
-        assert_eq!(MasterKey::generate().open(&sealed, b"directory_1"), Err(SealError::Open));
-        assert_eq!(key.open(&sealed[..10], b"directory_1"), Err(SealError::Open));
+        assert_eq!(
+            MasterKey::generate().open(&sealed, b"directory_1"),
+            Err(SealError::Open)
+        );
+        assert_eq!(
+            key.open(&sealed[..10], b"directory_1"),
+            Err(SealError::Open)
+        );
     }
 
     #[test]
@@ -112,8 +121,14 @@ mod tests {
         let key = MasterKey::generate();
         let again = MasterKey::from_base64(&key.to_base64()).unwrap();
         assert_eq!(again.0, key.0);
-        assert_eq!(MasterKey::from_base64("!!").unwrap_err(), SealError::KeyEncoding);
-        assert_eq!(MasterKey::from_base64("AAAA").unwrap_err(), SealError::KeyLength(3));
+        assert_eq!(
+            MasterKey::from_base64("!!").unwrap_err(),
+            SealError::KeyEncoding
+        );
+        assert_eq!(
+            MasterKey::from_base64("AAAA").unwrap_err(),
+            SealError::KeyLength(3)
+        );
         assert_eq!(format!("{key:?}"), "MasterKey(..)");
     }
 }

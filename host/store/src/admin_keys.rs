@@ -79,7 +79,9 @@ impl Store {
         organization_id: Option<&str>,
     ) -> Result<(AdminKey, String), StoreError> {
         let issued = token::generate(TokenKind::AdminKey);
-        let key = self.insert_admin_key(name, organization_id, &issued).await?;
+        let key = self
+            .insert_admin_key(name, organization_id, &issued)
+            .await?;
         Ok((key, issued.plaintext))
     }
 
@@ -181,11 +183,13 @@ impl Store {
         let mut tx = self.begin().await?;
         // Revoking twice keeps the first revocation time.
         on_tx!(&mut tx, |conn| {
-            sqlx::query("UPDATE admin_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-                .bind(id)
-                .bind(Timestamp::now().as_micros())
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE admin_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(Timestamp::now().as_micros())
+            .execute(&mut *conn)
+            .await?;
         });
         tx.commit().await?;
         self.get_admin_key(id)
@@ -203,10 +207,12 @@ impl Store {
         }
         let digest = token::hash(presented);
         let row: Option<(String, Vec<u8>)> = on_read!(self, |pool| {
-            sqlx::query_as("SELECT id, key_hash FROM admin_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-                .bind(&digest[..])
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_as(
+                "SELECT id, key_hash FROM admin_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+            )
+            .bind(&digest[..])
+            .fetch_optional(pool)
+            .await?
         });
         let Some((id, stored)) = row else {
             return Ok(None);

@@ -53,7 +53,9 @@ fn check_domain(value: Option<String>) -> Result<Option<String>, StoreError> {
 fn check_size(field: &str, value: &Map<String, Value>, max: usize) -> Result<(), StoreError> {
     let size = serde_json::to_vec(value).map_or(0, |v| v.len());
     if size > max {
-        return Err(StoreError::Invalid(format!("{field} is larger than {max} bytes")));
+        return Err(StoreError::Invalid(format!(
+            "{field} is larger than {max} bytes"
+        )));
     }
     Ok(())
 }
@@ -68,7 +70,10 @@ fn directory_event(event: EventType, directory: &Directory) -> NewEvent {
 }
 
 impl Store {
-    pub async fn create_directory(&self, new: NewDirectory) -> Result<CreatedDirectory, StoreError> {
+    pub async fn create_directory(
+        &self,
+        new: NewDirectory,
+    ) -> Result<CreatedDirectory, StoreError> {
         let name = check_name(&new.name)?;
         let domain = check_domain(new.domain)?;
         check_size("settings", &new.settings, MAX_SETTINGS_BYTES)?;
@@ -295,7 +300,11 @@ pub(crate) async fn delete_in_tx(tx: &mut Tx, id: &str) -> Result<(), StoreError
     let mut directory = fetch_in_tx(tx, id).await?;
     directory.state = DirectoryState::Deleting;
     directory.updated_at = Timestamp::now();
-    events::append(tx, vec![directory_event(EventType::DirectoryDeleted, &directory)]).await?;
+    events::append(
+        tx,
+        vec![directory_event(EventType::DirectoryDeleted, &directory)],
+    )
+    .await?;
     on_tx!(tx, |conn| {
         for table in [
             "DELETE FROM directory_memberships WHERE directory_id = $1",

@@ -35,16 +35,28 @@ pub enum Change {
     /// Create or update the user with this `idp_id`.
     UpsertUser(UserInput),
     /// Update the user with this Rollcall id (its `idp_id` may change).
-    UpdateUser { id: String, input: UserInput },
+    UpdateUser {
+        id: String,
+        input: UserInput,
+    },
     /// Delete the user; its memberships go with it (`dsync.group.user_removed`
     /// for each, then `dsync.user.deleted`).
     DeleteUser(Ref),
     UpsertGroup(GroupInput),
-    UpdateGroup { id: String, input: GroupInput },
+    UpdateGroup {
+        id: String,
+        input: GroupInput,
+    },
     /// Delete the group (`dsync.group.deleted`); memberships go with it.
     DeleteGroup(Ref),
-    AddMember { group: Ref, user: Ref },
-    RemoveMember { group: Ref, user: Ref },
+    AddMember {
+        group: Ref,
+        user: Ref,
+    },
+    RemoveMember {
+        group: Ref,
+        user: Ref,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -338,7 +350,10 @@ impl Writer<'_> {
     }
 
     async fn delete_user(&mut self, user: &Ref) -> Result<Outcome, StoreError> {
-        let row = self.find_user(user).await?.ok_or(StoreError::NotFound("user"))?;
+        let row = self
+            .find_user(user)
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
         let user = DirectoryUser::try_from(row)?;
         let sql = format!(
             "SELECT {} FROM directory_groups g JOIN directory_memberships m ON m.group_id = g.id \
@@ -357,7 +372,10 @@ impl Writer<'_> {
         });
         for group in groups {
             let group = DirectoryGroup::from(group);
-            self.emit(EventType::GroupUserRemoved, self.membership_data(&user, &group));
+            self.emit(
+                EventType::GroupUserRemoved,
+                self.membership_data(&user, &group),
+            );
         }
         on_tx!(&mut *self.tx, |conn| {
             sqlx::query("DELETE FROM directory_memberships WHERE user_id = $1")
@@ -374,7 +392,10 @@ impl Writer<'_> {
     }
 
     async fn delete_group(&mut self, group: &Ref) -> Result<Outcome, StoreError> {
-        let row = self.find_group(group).await?.ok_or(StoreError::NotFound("group"))?;
+        let row = self
+            .find_group(group)
+            .await?
+            .ok_or(StoreError::NotFound("group"))?;
         let group = DirectoryGroup::from(row);
         on_tx!(&mut *self.tx, |conn| {
             sqlx::query("DELETE FROM directory_memberships WHERE group_id = $1")
@@ -390,12 +411,21 @@ impl Writer<'_> {
         Ok(Outcome::GroupDeleted(group))
     }
 
-    async fn membership(&mut self, group: &Ref, user: &Ref, add: bool) -> Result<Outcome, StoreError> {
+    async fn membership(
+        &mut self,
+        group: &Ref,
+        user: &Ref,
+        add: bool,
+    ) -> Result<Outcome, StoreError> {
         let group = DirectoryGroup::from(
-            self.find_group(group).await?.ok_or(StoreError::NotFound("group"))?,
+            self.find_group(group)
+                .await?
+                .ok_or(StoreError::NotFound("group"))?,
         );
         let user = DirectoryUser::try_from(
-            self.find_user(user).await?.ok_or(StoreError::NotFound("user"))?,
+            self.find_user(user)
+                .await?
+                .ok_or(StoreError::NotFound("user"))?,
         )?;
         let changed = on_tx!(&mut *self.tx, |conn| {
             if add {
@@ -411,12 +441,14 @@ impl Writer<'_> {
                 .await?
                 .rows_affected()
             } else {
-                sqlx::query("DELETE FROM directory_memberships WHERE group_id = $1 AND user_id = $2")
-                    .bind(&group.id)
-                    .bind(&user.id)
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected()
+                sqlx::query(
+                    "DELETE FROM directory_memberships WHERE group_id = $1 AND user_id = $2",
+                )
+                .bind(&group.id)
+                .bind(&user.id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
             }
         });
         if changed == 0 {

@@ -74,12 +74,11 @@ impl Store {
                 )
                 .bind(after)
                 .bind(&filter.organization_id)
-                    .fetch_optional(pool)
-                    .await?
+                .fetch_optional(pool)
+                .await?
             });
-            let seq = seq.ok_or_else(|| {
-                StoreError::Invalid(format!("after: no event with id '{after}'"))
-            })?;
+            let seq = seq
+                .ok_or_else(|| StoreError::Invalid(format!("after: no event with id '{after}'")))?;
             sql.and("seq", ">", Arg::Int(seq));
         }
         if let Some(org) = &filter.organization_id {

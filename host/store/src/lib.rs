@@ -25,11 +25,11 @@ mod scim_tokens;
 mod users;
 
 pub use admin_keys::{AdminKey, AdminKeyScope};
-pub use backend::{BackendKind, PoolStats, Store, StoreOptions, SqliteSync};
+pub use backend::{BackendKind, PoolStats, SqliteSync, Store, StoreOptions};
 pub use directories::CreatedDirectory;
 pub use error::StoreError;
 pub use events::EventFilter;
 pub use groups::GroupFilter;
-pub use page::{Order, Page, PageRequest, MAX_LIMIT};
-pub use scim_tokens::{ScimToken, TokenStatus, MAX_GRACE_SECONDS};
+pub use page::{MAX_LIMIT, Order, Page, PageRequest};
+pub use scim_tokens::{MAX_GRACE_SECONDS, ScimToken, TokenStatus};
 pub use users::UserFilter;

@@ -31,7 +31,9 @@ fn check_name(field: &str, value: &str) -> Result<String, StoreError> {
 
 fn check_domains(domains: Vec<String>) -> Result<Vec<String>, StoreError> {
     if domains.len() > MAX_DOMAINS {
-        return Err(StoreError::Invalid(format!("at most {MAX_DOMAINS} domains")));
+        return Err(StoreError::Invalid(format!(
+            "at most {MAX_DOMAINS} domains"
+        )));
     }
     let mut out: Vec<String> = Vec::with_capacity(domains.len());
     for d in domains {
@@ -111,9 +113,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         });
-        Ok(page
-            .finish(rows, |r| &r.id)
-            .map(Organization::from))
+        Ok(page.finish(rows, |r| &r.id).map(Organization::from))
     }
 
     pub async fn update_organization(

@@ -81,7 +81,11 @@ impl PageRequest {
         if self.backwards() {
             rows.reverse();
             Page {
-                before: if has_more { rows.first().map(|r| id(r).to_owned()) } else { None },
+                before: if has_more {
+                    rows.first().map(|r| id(r).to_owned())
+                } else {
+                    None
+                },
                 after: rows.last().map(|r| id(r).to_owned()),
                 data: rows,
             }
@@ -92,7 +96,11 @@ impl PageRequest {
                 } else {
                     None
                 },
-                after: if has_more { rows.last().map(|r| id(r).to_owned()) } else { None },
+                after: if has_more {
+                    rows.last().map(|r| id(r).to_owned())
+                } else {
+                    None
+                },
                 data: rows,
             }
         }

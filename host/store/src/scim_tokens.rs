@@ -56,6 +56,17 @@ struct TokenRow {
     revoked_at: Option<i64>,
 }
 
+/// What authentication needs of a token row.
+#[derive(sqlx::FromRow)]
+struct AuthRow {
+    id: String,
+    directory_id: String,
+    token_hash: Vec<u8>,
+    last_used_at: Option<i64>,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
 const COLUMNS: &str = "id, directory_id, suffix, created_at, last_used_at, expires_at, revoked_at";
 
 impl TokenRow {
@@ -139,7 +150,11 @@ pub(crate) async fn issue_in_tx(
         .await?;
     });
     let token = row.into_token(Timestamp::now());
-    events::append(tx, vec![token_event(EventType::TokenCreated, directory, &token)]).await?;
+    events::append(
+        tx,
+        vec![token_event(EventType::TokenCreated, directory, &token)],
+    )
+    .await?;
     Ok((token, issued.plaintext))
 }
 
@@ -191,8 +206,11 @@ impl Store {
         }
         for id in revoked {
             let token = self.token_in_tx(&mut tx, &id).await?;
-            events::append(&mut tx, vec![token_event(EventType::TokenRevoked, &directory, &token)])
-                .await?;
+            events::append(
+                &mut tx,
+                vec![token_event(EventType::TokenRevoked, &directory, &token)],
+            )
+            .await?;
         }
         let issued = issue_in_tx(&mut tx, &directory, None).await?;
         tx.commit().await?;
@@ -222,8 +240,11 @@ impl Store {
                 .await?;
         });
         let token = self.token_in_tx(&mut tx, token_id).await?;
-        events::append(&mut tx, vec![token_event(EventType::TokenRevoked, &directory, &token)])
-            .await?;
+        events::append(
+            &mut tx,
+            vec![token_event(EventType::TokenRevoked, &directory, &token)],
+        )
+        .await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -251,17 +272,24 @@ impl Store {
             return Ok(None);
         }
         let digest = token::hash(presented);
-        let row: Option<(String, String, Vec<u8>, Option<i64>, Option<i64>, Option<i64>)> =
-            on_read!(self, |pool| {
-                sqlx::query_as(
-                    "SELECT id, directory_id, token_hash, last_used_at, expires_at, revoked_at \
+        let row: Option<AuthRow> = on_read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, directory_id, token_hash, last_used_at, expires_at, revoked_at \
                      FROM scim_tokens WHERE token_hash = $1",
-                )
-                .bind(&digest[..])
-                .fetch_optional(pool)
-                .await?
-            });
-        let Some((id, directory_id, stored, last_used, expires_at, revoked_at)) = row else {
+            )
+            .bind(&digest[..])
+            .fetch_optional(pool)
+            .await?
+        });
+        let Some(AuthRow {
+            id,
+            directory_id,
+            token_hash: stored,
+            last_used_at: last_used,
+            expires_at,
+            revoked_at,
+        }) = row
+        else {
             return Ok(None);
         };
         let now = Timestamp::now().as_micros();

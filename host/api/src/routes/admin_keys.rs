@@ -55,7 +55,10 @@ async fn list_keys(
 ) -> ApiResult<Json<AdminKeyList>> {
     Ok(Json(AdminKeyList {
         object: "list",
-        data: state.store.list_admin_keys(principal.organization()).await?,
+        data: state
+            .store
+            .list_admin_keys(principal.organization())
+            .await?,
     }))
 }
 

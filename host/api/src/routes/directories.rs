@@ -58,7 +58,11 @@ pub fn view(public_url: &str, directory: Directory, token: Option<String>) -> Di
 }
 
 /// A directory the caller may see, or 404.
-pub(crate) async fn load(state: &AppState, principal: &Principal, id: &str) -> ApiResult<Directory> {
+pub(crate) async fn load(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<Directory> {
     let directory = state
         .store
         .get_directory(id)
@@ -88,7 +92,9 @@ async fn list_directories(
         (None, own) => own,
     };
     let list = state.store.list_directories(org, &page).await?;
-    Ok(Json(list.map(|d| view(&state.config.public_url, d, None)).into()))
+    Ok(Json(
+        list.map(|d| view(&state.config.public_url, d, None)).into(),
+    ))
 }
 
 /// Create a directory. For SCIM types the response carries `scim.url`,
@@ -104,7 +110,10 @@ async fn create_directory(
     principal.check_access(&new.organization_id, "Organization")?;
     let created = state.store.create_directory(new).await?;
     let token = created.token.map(|(_, plaintext)| plaintext);
-    Ok((StatusCode::CREATED, Json(view(&state.config.public_url, created.directory, token))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state.config.public_url, created.directory, token)),
+    ))
 }
 
 /// Get one directory.

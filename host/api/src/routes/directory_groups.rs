@@ -51,7 +51,9 @@ async fn list_groups(
     let directory = query.one("directory")?.filter(|v| !v.is_empty());
     let user = query.one("user")?.filter(|v| !v.is_empty());
     if directory.is_none() && user.is_none() {
-        return Err(ApiError::invalid("one of 'directory' or 'user' is required"));
+        return Err(ApiError::invalid(
+            "one of 'directory' or 'user' is required",
+        ));
     }
     if let Some(id) = directory {
         crate::routes::directories::load(&state, &principal, id).await?;

@@ -95,7 +95,13 @@ async fn rotate_token(
         .store
         .rotate_scim_token(&id, body.grace_period_seconds)
         .await?;
-    Ok((StatusCode::CREATED, Json(IssuedScimToken { details: issued, token })))
+    Ok((
+        StatusCode::CREATED,
+        Json(IssuedScimToken {
+            details: issued,
+            token,
+        }),
+    ))
 }
 
 /// Revoke one SCIM token now. Emits `dsync.token.revoked`.

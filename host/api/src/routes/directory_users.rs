@@ -39,7 +39,9 @@ async fn list_users(
     let directory = query.one("directory")?.filter(|v| !v.is_empty());
     let group = query.one("group")?.filter(|v| !v.is_empty());
     if directory.is_none() && group.is_none() {
-        return Err(ApiError::invalid("one of 'directory' or 'group' is required"));
+        return Err(ApiError::invalid(
+            "one of 'directory' or 'group' is required",
+        ));
     }
     if let Some(id) = directory {
         crate::routes::directories::load(&state, &principal, id).await?;

@@ -17,7 +17,11 @@ use crate::pagination::{ListResponse, PAGE_PARAMS, PageParams, page_request};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_organizations, create_organization))
-        .routes(routes!(get_organization, update_organization, delete_organization))
+        .routes(routes!(
+            get_organization,
+            update_organization,
+            delete_organization
+        ))
 }
 
 /// List organizations (an organization-scoped key sees only its own).
