@@ -349,6 +349,7 @@ async fn update_by_id_can_change_idp_id_but_not_collide(backend: Backend) {
             Change::UpdateUser {
                 id: u1.id.clone(),
                 input: user("u1-new", "a@acme.com"),
+                expected_version: None,
             },
         )
         .await
@@ -360,6 +361,7 @@ async fn update_by_id_can_change_idp_id_but_not_collide(backend: Backend) {
             Change::UpdateUser {
                 id: u1.id.clone(),
                 input: user("u2", "a@acme.com"),
+                expected_version: None,
             },
         )
         .await
@@ -371,6 +373,7 @@ async fn update_by_id_can_change_idp_id_but_not_collide(backend: Backend) {
             Change::UpdateUser {
                 id: "directory_user_nope".into(),
                 input: user("x", "x@acme.com"),
+                expected_version: None,
             },
         )
         .await
@@ -508,7 +511,156 @@ async fn concurrent_writers_keep_a_gapless_event_order(backend: Backend) {
     assert_eq!(seen.len(), 80);
 }
 
+async fn versions_usernames_and_member_sets(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = &db.store;
+    let (_, dir) = directory(store).await;
+    let outs = store
+        .apply_changes(
+            &dir,
+            vec![
+                Change::CreateUser {
+                    id: None,
+                    input: user("u1", "Ada@Acme.com"),
+                },
+                Change::CreateUser {
+                    id: None,
+                    input: user("u2", "bob@acme.com"),
+                },
+                Change::CreateUser {
+                    id: None,
+                    input: user("u3", "cy@acme.com"),
+                },
+                Change::CreateGroup {
+                    id: None,
+                    input: group("g1", "Eng"),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    let Outcome::UserCreated(u1) = &outs[0] else {
+        panic!()
+    };
+    // A second user whose username differs only in case is a conflict.
+    let err = store
+        .apply_change(
+            &dir,
+            Change::CreateUser {
+                id: None,
+                input: user("u9", "ADA@acme.com"),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains("userName")),
+        "{err:?}"
+    );
+    // CreateUser refuses an existing idp_id instead of updating it.
+    let err = store
+        .apply_change(
+            &dir,
+            Change::CreateUser {
+                id: None,
+                input: user("u1", "other@acme.com"),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // Optimistic concurrency.
+    let err = store
+        .apply_change(
+            &dir,
+            Change::UpdateUser {
+                id: u1.id.clone(),
+                input: user("u1", "new@acme.com"),
+                expected_version: Some(7),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::VersionMismatch {
+                expected: 7,
+                actual: 1
+            }
+        ),
+        "{err:?}"
+    );
+    store
+        .apply_change(
+            &dir,
+            Change::UpdateUser {
+                id: u1.id.clone(),
+                input: user("u1", "new@acme.com"),
+                expected_version: Some(1),
+            },
+        )
+        .await
+        .unwrap();
+    // Set members exactly: {u1,u2} then {u2,u3}.
+    let g = Ref::IdpId("g1".into());
+    let set = |ids: &[&str]| Change::SetMembers {
+        group: g.clone(),
+        users: ids.iter().map(|i| Ref::IdpId((*i).into())).collect(),
+    };
+    assert_eq!(
+        store
+            .apply_change(&dir, set(&["u1", "u2", "u2"]))
+            .await
+            .unwrap(),
+        Outcome::MembersSet {
+            added: 2,
+            removed: 0
+        }
+    );
+    assert_eq!(
+        store.apply_change(&dir, set(&["u2", "u3"])).await.unwrap(),
+        Outcome::MembersSet {
+            added: 1,
+            removed: 1
+        }
+    );
+    assert_eq!(
+        store.apply_change(&dir, set(&["u2", "u3"])).await.unwrap(),
+        Outcome::MembersSet {
+            added: 0,
+            removed: 0
+        }
+    );
+    let err = store
+        .apply_change(&dir, set(&["u2", "ghost"]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound("user")));
+    let evs = events(store, &dir).await;
+    let membership: Vec<(&str, &str)> = evs
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.event,
+                EventType::GroupUserAdded | EventType::GroupUserRemoved
+            )
+        })
+        .map(|e| (e.event.as_str(), e.data["user"]["idp_id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        membership,
+        [
+            ("dsync.group.user_added", "u1"),
+            ("dsync.group.user_added", "u2"),
+            ("dsync.group.user_removed", "u1"),
+            ("dsync.group.user_added", "u3"),
+        ]
+    );
+}
+
 both_backends!(
+    versions_usernames_and_member_sets,
     user_lifecycle_writes_rows_and_events,
     batch_is_all_or_nothing,
     groups_and_memberships,

@@ -71,6 +71,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::not_found(capitalize(what).as_str()),
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Invalid(m) => ApiError::invalid(m),
+            e @ StoreError::VersionMismatch { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ApiError::internal()

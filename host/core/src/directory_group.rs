@@ -61,6 +61,17 @@ impl GroupInput {
         Ok(self)
     }
 
+    /// Lower-cased `name` and the SCIM `externalId`, for indexed lookups.
+    pub fn lookup_keys(&self) -> (String, Option<String>) {
+        let external_id = self
+            .raw_attributes
+            .get("externalId")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        (self.name.to_lowercase(), external_id)
+    }
+
     pub fn content_hash(&self) -> [u8; 32] {
         Sha256::digest(serde_json::to_vec(self).unwrap_or_default()).into()
     }

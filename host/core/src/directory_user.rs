@@ -105,6 +105,14 @@ pub struct UserInput {
     pub raw_attributes: Map<String, Value>,
 }
 
+/// Indexed lookup keys of a user (see [`UserInput::lookup_keys`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserLookupKeys {
+    pub username_key: Option<String>,
+    pub external_id: Option<String>,
+    pub emails: Vec<String>,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InvalidInput {
     #[error("{0} must not be empty")]
@@ -168,6 +176,39 @@ impl UserInput {
         Ok(self)
     }
 
+    /// The keys lookups use: lower-cased `username`, the SCIM `externalId`
+    /// (from `raw_attributes`), and every email address lower-cased (the
+    /// normalized `email` plus SCIM `emails[].value`).
+    pub fn lookup_keys(&self) -> UserLookupKeys {
+        let mut emails: Vec<String> = Vec::new();
+        let mut push = |e: &str| {
+            let e = e.trim().to_lowercase();
+            if !e.is_empty() && e.len() <= MAX_FIELD_LEN && !emails.contains(&e) {
+                emails.push(e);
+            }
+        };
+        if let Some(e) = &self.email {
+            push(e);
+        }
+        if let Some(Value::Array(items)) = self.raw_attributes.get("emails") {
+            for item in items {
+                if let Some(v) = item.get("value").and_then(Value::as_str) {
+                    push(v);
+                }
+            }
+        }
+        UserLookupKeys {
+            username_key: self.username.as_deref().map(str::to_lowercase),
+            external_id: self
+                .raw_attributes
+                .get("externalId")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            emails,
+        }
+    }
+
     /// SHA-256 over the canonical JSON of the input (object keys sorted), so
     /// an unchanged user is recognised without comparing field by field.
     pub fn content_hash(&self) -> [u8; 32] {
@@ -222,6 +263,21 @@ mod tests {
             i.normalized(),
             Err(InvalidInput::AttributesTooLarge(_))
         ));
+    }
+
+    #[test]
+    fn lookup_keys_collect_username_external_id_and_emails() {
+        let mut i = input().normalized().unwrap();
+        i.username = Some("Ada@Acme.com".into());
+        i.raw_attributes.insert("externalId".into(), json!("00u1"));
+        i.raw_attributes.insert(
+            "emails".into(),
+            json!([{"value": "ADA@acme.com"}, {"value": "ada@home.org"}, {"type": "x"}]),
+        );
+        let keys = i.lookup_keys();
+        assert_eq!(keys.username_key.as_deref(), Some("ada@acme.com"));
+        assert_eq!(keys.external_id.as_deref(), Some("00u1"));
+        assert_eq!(keys.emails, ["ada@acme.com", "ada@home.org"]);
     }
 
     #[test]

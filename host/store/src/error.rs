@@ -17,6 +17,9 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// An optimistic-concurrency check failed (SCIM `If-Match`, PATCH retry).
+    #[error("version {actual} does not match the expected {expected}")]
+    VersionMismatch { expected: i64, actual: i64 },
     #[error("{0}")]
     Internal(String),
 }
@@ -35,7 +38,9 @@ impl From<sqlx::Error> for StoreError {
 /// A readable conflict message from a unique-violation, without leaking SQL.
 fn unique_message(raw: &str) -> String {
     let raw = raw.to_ascii_lowercase();
-    if raw.contains("external_id") {
+    if raw.contains("username_key") {
+        "userName is already taken in this directory".into()
+    } else if raw.contains("external_id") {
         "an organization with this external_id already exists".into()
     } else if raw.contains("idp_id") {
         "an object with this idp_id already exists in the directory".into()

@@ -6,7 +6,7 @@ use sqlx::AssertSqlSafe;
 use crate::backend::Store;
 use crate::error::StoreError;
 use crate::page::{Page, PageRequest};
-use crate::rows::{GROUP_COLUMNS, GroupRow};
+use crate::rows::{GROUP_COLUMNS, GroupRow, qualified};
 use crate::sql::{Arg, Sql};
 
 #[derive(Debug, Clone, Default)]
@@ -35,13 +35,9 @@ impl Store {
         filter: &GroupFilter,
         page: &PageRequest,
     ) -> Result<Page<DirectoryGroup>, StoreError> {
-        let columns: Vec<String> = GROUP_COLUMNS
-            .split(", ")
-            .map(|c| format!("g.{c}"))
-            .collect();
         let mut sql = Sql::new(&format!(
             "SELECT {} FROM directory_groups g",
-            columns.join(", ")
+            qualified(GROUP_COLUMNS, "g")
         ));
         if let Some(user) = &filter.user_id {
             let p = sql.arg(Arg::Text(user.clone()));

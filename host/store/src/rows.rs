@@ -12,6 +12,15 @@ use sqlx::types::Json;
 
 use crate::error::StoreError;
 
+/// `a, b` → `alias.a, alias.b`, for joins.
+pub(crate) fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Internal(format!("stored {what} '{value}' is not recognised"))
 }

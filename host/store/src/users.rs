@@ -9,7 +9,7 @@ use sqlx::AssertSqlSafe;
 use crate::backend::Store;
 use crate::error::StoreError;
 use crate::page::{Page, PageRequest};
-use crate::rows::{GROUP_COLUMNS, GroupRow, USER_COLUMNS, UserRow};
+use crate::rows::{GROUP_COLUMNS, GroupRow, USER_COLUMNS, UserRow, qualified};
 use crate::sql::{Arg, Sql};
 
 /// Filters for listing users. At least one of `directory_id` / `group_id`
@@ -20,14 +20,6 @@ pub struct UserFilter {
     pub group_id: Option<String>,
     pub state: Option<UserState>,
     pub organization_id: Option<String>,
-}
-
-fn qualified(columns: &str, alias: &str) -> String {
-    columns
-        .split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Store {

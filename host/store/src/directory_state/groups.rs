@@ -1,0 +1,106 @@
+//! Writing groups: create, update (with `previous_attributes`), delete.
+
+use rollcall_core::directory_group::{DirectoryGroup, GroupInput};
+use rollcall_core::event::EventType;
+use rollcall_core::ids::{IdKind, new_id};
+use serde_json::Value;
+use sqlx::AssertSqlSafe;
+use sqlx::types::Json;
+
+use super::{Outcome, Ref, Writer};
+use crate::error::StoreError;
+use crate::rows::{GROUP_COLUMNS, GroupRow};
+
+impl Writer<'_> {
+    pub(super) async fn save_group(
+        &mut self,
+        existing: Option<GroupRow>,
+        id: Option<String>,
+        input: GroupInput,
+    ) -> Result<Outcome, StoreError> {
+        let hash = input.content_hash();
+        let now = self.now.as_micros();
+        let (name_key, external_id) = input.lookup_keys();
+        match existing {
+            Some(old) if old.content_hash == hash => {
+                Ok(Outcome::GroupUnchanged(DirectoryGroup::from(old)))
+            }
+            Some(old) => {
+                let before = DirectoryGroup::from(old);
+                let sql = format!(
+                    "UPDATE directory_groups SET idp_id = $2, name = $3, raw_attributes = $4, \
+                     content_hash = $5, version = version + 1, updated_at = $6, name_key = $7, \
+                     external_id = $8 WHERE id = $1 RETURNING {GROUP_COLUMNS}"
+                );
+                let row: GroupRow = on_tx!(&mut *self.tx, |conn| {
+                    sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(&before.id)
+                        .bind(&input.idp_id)
+                        .bind(&input.name)
+                        .bind(Json(&input.raw_attributes))
+                        .bind(&hash[..])
+                        .bind(now)
+                        .bind(&name_key)
+                        .bind(&external_id)
+                        .fetch_one(&mut *conn)
+                        .await?
+                });
+                let after = DirectoryGroup::from(row);
+                let mut data = after.event_data();
+                let previous =
+                    rollcall_core::diff::previous_attributes(&before.event_data(), &data);
+                if let Value::Object(map) = &mut data {
+                    map.insert("previous_attributes".into(), Value::Object(previous));
+                }
+                self.emit(EventType::GroupUpdated, data);
+                Ok(Outcome::GroupUpdated(after))
+            }
+            None => {
+                let sql = format!(
+                    "INSERT INTO directory_groups (id, directory_id, organization_id, idp_id, name, \
+                     raw_attributes, content_hash, version, created_at, updated_at, name_key, \
+                     external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9, $10) \
+                     RETURNING {GROUP_COLUMNS}"
+                );
+                let row: GroupRow = on_tx!(&mut *self.tx, |conn| {
+                    sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(id.unwrap_or_else(|| new_id(IdKind::DirectoryGroup)))
+                        .bind(&self.directory.id)
+                        .bind(&self.directory.organization_id)
+                        .bind(&input.idp_id)
+                        .bind(&input.name)
+                        .bind(Json(&input.raw_attributes))
+                        .bind(&hash[..])
+                        .bind(now)
+                        .bind(&name_key)
+                        .bind(&external_id)
+                        .fetch_one(&mut *conn)
+                        .await?
+                });
+                let group = DirectoryGroup::from(row);
+                self.emit(EventType::GroupCreated, group.event_data());
+                Ok(Outcome::GroupCreated(group))
+            }
+        }
+    }
+
+    pub(super) async fn delete_group(&mut self, group: &Ref) -> Result<Outcome, StoreError> {
+        let row = self
+            .find_group(group)
+            .await?
+            .ok_or(StoreError::NotFound("group"))?;
+        let group = DirectoryGroup::from(row);
+        on_tx!(&mut *self.tx, |conn| {
+            sqlx::query("DELETE FROM directory_memberships WHERE group_id = $1")
+                .bind(&group.id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM directory_groups WHERE id = $1")
+                .bind(&group.id)
+                .execute(&mut *conn)
+                .await?;
+        });
+        self.emit(EventType::GroupDeleted, group.event_data());
+        Ok(Outcome::GroupDeleted(group))
+    }
+}

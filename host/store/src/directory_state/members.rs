@@ -1,0 +1,152 @@
+//! Writing memberships: add, remove, and set-exactly, each changed
+//! membership with its `dsync.group.user_added` / `user_removed` event.
+
+use std::collections::HashSet;
+
+use rollcall_core::directory_group::DirectoryGroup;
+use rollcall_core::directory_user::DirectoryUser;
+use rollcall_core::event::EventType;
+use serde_json::{Value, json};
+use sqlx::AssertSqlSafe;
+
+use super::{Outcome, Ref, Writer};
+use crate::error::StoreError;
+use crate::rows::{USER_COLUMNS, UserRow, qualified};
+
+impl Writer<'_> {
+    async fn resolve_group(&mut self, group: &Ref) -> Result<DirectoryGroup, StoreError> {
+        Ok(DirectoryGroup::from(
+            self.find_group(group)
+                .await?
+                .ok_or(StoreError::NotFound("group"))?,
+        ))
+    }
+
+    async fn resolve_user(&mut self, user: &Ref) -> Result<DirectoryUser, StoreError> {
+        DirectoryUser::try_from(
+            self.find_user(user)
+                .await?
+                .ok_or(StoreError::NotFound("user"))?,
+        )
+    }
+
+    pub(super) async fn membership(
+        &mut self,
+        group: &Ref,
+        user: &Ref,
+        add: bool,
+    ) -> Result<Outcome, StoreError> {
+        let group = self.resolve_group(group).await?;
+        let user = self.resolve_user(user).await?;
+        let changed = if add {
+            self.insert_membership(&group.id, &user.id).await?
+        } else {
+            self.delete_membership(&group.id, &user.id).await?
+        };
+        if !changed {
+            return Ok(Outcome::MemberUnchanged);
+        }
+        let data = self.membership_data(&user, &group);
+        if add {
+            self.emit(EventType::GroupUserAdded, data);
+            Ok(Outcome::MemberAdded)
+        } else {
+            self.emit(EventType::GroupUserRemoved, data);
+            Ok(Outcome::MemberRemoved)
+        }
+    }
+
+    pub(super) async fn set_members(
+        &mut self,
+        group: &Ref,
+        users: &[Ref],
+    ) -> Result<Outcome, StoreError> {
+        let group = self.resolve_group(group).await?;
+        let mut wanted = Vec::with_capacity(users.len());
+        let mut wanted_ids = HashSet::new();
+        for user in users {
+            let u = self.resolve_user(user).await?;
+            if wanted_ids.insert(u.id.clone()) {
+                wanted.push(u);
+            }
+        }
+        let sql = format!(
+            "SELECT {} FROM directory_users u JOIN directory_memberships m ON m.user_id = u.id \
+             WHERE m.group_id = $1 ORDER BY u.id",
+            qualified(USER_COLUMNS, "u")
+        );
+        let current: Vec<UserRow> = on_tx!(&mut *self.tx, |conn| {
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(&group.id)
+                .fetch_all(&mut *conn)
+                .await?
+        });
+        let mut removed = 0;
+        let mut current_ids = HashSet::new();
+        for row in current {
+            let user = DirectoryUser::try_from(row)?;
+            current_ids.insert(user.id.clone());
+            if !wanted_ids.contains(&user.id) {
+                self.delete_membership(&group.id, &user.id).await?;
+                let data = self.membership_data(&user, &group);
+                self.emit(EventType::GroupUserRemoved, data);
+                removed += 1;
+            }
+        }
+        let mut added = 0;
+        for user in wanted {
+            if !current_ids.contains(&user.id) {
+                self.insert_membership(&group.id, &user.id).await?;
+                let data = self.membership_data(&user, &group);
+                self.emit(EventType::GroupUserAdded, data);
+                added += 1;
+            }
+        }
+        Ok(Outcome::MembersSet { added, removed })
+    }
+
+    async fn insert_membership(
+        &mut self,
+        group_id: &str,
+        user_id: &str,
+    ) -> Result<bool, StoreError> {
+        let n = on_tx!(&mut *self.tx, |conn| {
+            sqlx::query(
+                "INSERT INTO directory_memberships (group_id, user_id, directory_id, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(group_id)
+            .bind(user_id)
+            .bind(&self.directory.id)
+            .bind(self.now.as_micros())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
+    async fn delete_membership(
+        &mut self,
+        group_id: &str,
+        user_id: &str,
+    ) -> Result<bool, StoreError> {
+        let n = on_tx!(&mut *self.tx, |conn| {
+            sqlx::query("DELETE FROM directory_memberships WHERE group_id = $1 AND user_id = $2")
+                .bind(group_id)
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
+    pub(super) fn membership_data(&self, user: &DirectoryUser, group: &DirectoryGroup) -> Value {
+        json!({
+            "directory_id": self.directory.id,
+            "user": user.event_data(),
+            "group": group.event_data(),
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! Writing users: create, update (with `previous_attributes`), delete, and
+//! keeping their lookup keys (username, externalId, emails) current.
+
+use rollcall_core::directory_group::DirectoryGroup;
+use rollcall_core::directory_user::{DirectoryUser, UserInput};
+use rollcall_core::event::EventType;
+use rollcall_core::ids::{IdKind, new_id};
+use serde_json::Value;
+use sqlx::AssertSqlSafe;
+use sqlx::types::Json;
+
+use super::{Outcome, Ref, Writer};
+use crate::error::StoreError;
+use crate::rows::{GROUP_COLUMNS, GroupRow, USER_COLUMNS, UserRow, qualified};
+
+impl Writer<'_> {
+    /// Creates (`existing` = None) or updates a user; unchanged content
+    /// writes nothing.
+    pub(super) async fn save_user(
+        &mut self,
+        existing: Option<UserRow>,
+        id: Option<String>,
+        input: UserInput,
+    ) -> Result<Outcome, StoreError> {
+        let hash = input.content_hash();
+        match existing {
+            Some(old) if old.content_hash == hash => {
+                Ok(Outcome::UserUnchanged(DirectoryUser::try_from(old)?))
+            }
+            Some(old) => {
+                let before = DirectoryUser::try_from(old)?;
+                let row = self.update_user_row(&before.id, &input, &hash).await?;
+                let after = DirectoryUser::try_from(row)?;
+                self.write_emails(&after.id, &input).await?;
+                let mut data = after.event_data();
+                let previous =
+                    rollcall_core::diff::previous_attributes(&before.event_data(), &data);
+                if let Value::Object(map) = &mut data {
+                    map.insert("previous_attributes".into(), Value::Object(previous));
+                }
+                self.emit(EventType::UserUpdated, data);
+                Ok(Outcome::UserUpdated(after))
+            }
+            None => {
+                let id = id.unwrap_or_else(|| new_id(IdKind::DirectoryUser));
+                let row = self.insert_user_row(&id, &input, &hash).await?;
+                let user = DirectoryUser::try_from(row)?;
+                self.write_emails(&user.id, &input).await?;
+                self.emit(EventType::UserCreated, user.event_data());
+                Ok(Outcome::UserCreated(user))
+            }
+        }
+    }
+
+    async fn insert_user_row(
+        &mut self,
+        id: &str,
+        input: &UserInput,
+        hash: &[u8; 32],
+    ) -> Result<UserRow, StoreError> {
+        let keys = input.lookup_keys();
+        let sql = format!(
+            "INSERT INTO directory_users (id, directory_id, organization_id, idp_id, email, \
+             first_name, last_name, username, state, roles, custom_attributes, raw_attributes, \
+             content_hash, version, created_at, updated_at, username_key, external_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14, $15, $16) \
+             RETURNING {USER_COLUMNS}"
+        );
+        let now = self.now.as_micros();
+        Ok(on_tx!(&mut *self.tx, |conn| {
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(id)
+                .bind(&self.directory.id)
+                .bind(&self.directory.organization_id)
+                .bind(&input.idp_id)
+                .bind(&input.email)
+                .bind(&input.first_name)
+                .bind(&input.last_name)
+                .bind(&input.username)
+                .bind(input.state.as_str())
+                .bind(Json(&input.roles))
+                .bind(Json(&input.custom_attributes))
+                .bind(Json(&input.raw_attributes))
+                .bind(&hash[..])
+                .bind(now)
+                .bind(&keys.username_key)
+                .bind(&keys.external_id)
+                .fetch_one(&mut *conn)
+                .await?
+        }))
+    }
+
+    async fn update_user_row(
+        &mut self,
+        id: &str,
+        input: &UserInput,
+        hash: &[u8; 32],
+    ) -> Result<UserRow, StoreError> {
+        let keys = input.lookup_keys();
+        let sql = format!(
+            "UPDATE directory_users SET idp_id = $2, email = $3, first_name = $4, \
+             last_name = $5, username = $6, state = $7, roles = $8, custom_attributes = $9, \
+             raw_attributes = $10, content_hash = $11, version = version + 1, updated_at = $12, \
+             username_key = $13, external_id = $14 WHERE id = $1 RETURNING {USER_COLUMNS}"
+        );
+        let now = self.now.as_micros();
+        Ok(on_tx!(&mut *self.tx, |conn| {
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(id)
+                .bind(&input.idp_id)
+                .bind(&input.email)
+                .bind(&input.first_name)
+                .bind(&input.last_name)
+                .bind(&input.username)
+                .bind(input.state.as_str())
+                .bind(Json(&input.roles))
+                .bind(Json(&input.custom_attributes))
+                .bind(Json(&input.raw_attributes))
+                .bind(&hash[..])
+                .bind(now)
+                .bind(&keys.username_key)
+                .bind(&keys.external_id)
+                .fetch_one(&mut *conn)
+                .await?
+        }))
+    }
+
+    /// Replaces the user's email lookup rows.
+    async fn write_emails(&mut self, user_id: &str, input: &UserInput) -> Result<(), StoreError> {
+        let emails = input.lookup_keys().emails;
+        on_tx!(&mut *self.tx, |conn| {
+            sqlx::query("DELETE FROM directory_user_emails WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
+            for email in &emails {
+                sqlx::query(
+                    "INSERT INTO directory_user_emails (user_id, directory_id, email_key) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(user_id)
+                .bind(&self.directory.id)
+                .bind(email)
+                .execute(&mut *conn)
+                .await?;
+            }
+        });
+        Ok(())
+    }
+
+    pub(super) async fn delete_user(&mut self, user: &Ref) -> Result<Outcome, StoreError> {
+        let row = self
+            .find_user(user)
+            .await?
+            .ok_or(StoreError::NotFound("user"))?;
+        let user = DirectoryUser::try_from(row)?;
+        let sql = format!(
+            "SELECT {} FROM directory_groups g JOIN directory_memberships m ON m.group_id = g.id \
+             WHERE m.user_id = $1 ORDER BY g.id",
+            qualified(GROUP_COLUMNS, "g")
+        );
+        let groups: Vec<GroupRow> = on_tx!(&mut *self.tx, |conn| {
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(&user.id)
+                .fetch_all(&mut *conn)
+                .await?
+        });
+        for group in groups {
+            let group = DirectoryGroup::from(group);
+            let data = self.membership_data(&user, &group);
+            self.emit(EventType::GroupUserRemoved, data);
+        }
+        on_tx!(&mut *self.tx, |conn| {
+            sqlx::query("DELETE FROM directory_memberships WHERE user_id = $1")
+                .bind(&user.id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM directory_user_emails WHERE user_id = $1")
+                .bind(&user.id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM directory_users WHERE id = $1")
+                .bind(&user.id)
+                .execute(&mut *conn)
+                .await?;
+        });
+        self.emit(EventType::UserDeleted, user.event_data());
+        Ok(Outcome::UserDeleted(user))
+    }
+}
