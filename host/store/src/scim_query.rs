@@ -1,0 +1,381 @@
+//! SCIM list queries (`GET /Users?filter=…&startIndex=…&count=…&sortBy=…`)
+//! without loading a directory into memory.
+//!
+//! The caller (which knows SCIM) turns a filter into an optional indexed
+//! [`Pushdown`] plus a predicate that evaluates the whole filter:
+//! - a pushdown narrows candidates through an index (id, username, externalId,
+//!   email, group name, member), and the predicate checks each candidate;
+//! - no filter: `COUNT(*)` and `ORDER BY … LIMIT … OFFSET …` in SQL;
+//! - a filter nothing can push down: the directory is streamed in keyset
+//!   chunks, keeping only the requested window (and, when sorting, only sort
+//!   keys and ids of matches).
+
+use rollcall_core::directory_group::DirectoryGroup;
+use rollcall_core::directory_user::DirectoryUser;
+use sqlx::AssertSqlSafe;
+
+use crate::backend::Store;
+use crate::error::StoreError;
+use crate::rows::{GROUP_COLUMNS, GroupRow, USER_COLUMNS, UserRow, qualified};
+use crate::sql::{Arg, Sql};
+
+/// Rows read per round trip when a filter must be evaluated on every row.
+const SCAN_CHUNK: i64 = 500;
+/// Most candidates an indexed lookup may yield before it is treated as a scan.
+const MAX_CANDIDATES: i64 = 10_000;
+
+/// An indexed condition every match must satisfy (values already in the
+/// form the index stores: lower-cased for case-insensitive keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pushdown {
+    Id(String),
+    UsernameKey(String),
+    ExternalId(String),
+    EmailKey(String),
+    GroupNameKey(String),
+    /// Groups that have this user as a member.
+    MemberUserId(String),
+    /// Users that are members of this group.
+    GroupId(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Id,
+    Username,
+    ExternalId,
+    GroupName,
+    Created,
+    LastModified,
+}
+
+impl SortKey {
+    /// The ORDER BY expression; text keys sort NULL as '' on both backends.
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::Id => "t.id",
+            SortKey::Username => "COALESCE(t.username_key, '')",
+            SortKey::ExternalId => "COALESCE(t.external_id, '')",
+            SortKey::GroupName => "COALESCE(t.name_key, '')",
+            SortKey::Created => "t.created_at",
+            SortKey::LastModified => "t.updated_at",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ScimQuery {
+    /// 1-based index of the first result.
+    pub start_index: u64,
+    /// Page size (0 = only count).
+    pub count: u64,
+    pub sort: Option<SortKey>,
+    pub descending: bool,
+    pub pushdown: Option<Pushdown>,
+    /// Whether a predicate must be evaluated (a filter was given).
+    pub filtered: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScimPage<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}
+
+/// What the two resource kinds differ in.
+trait Kind: Sized {
+    const TABLE: &'static str;
+    const COLUMNS: &'static str;
+    type Row: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin;
+    fn from_row(row: Self::Row) -> Result<Self, StoreError>;
+    fn id(&self) -> &str;
+    fn sort_value(&self, key: SortKey) -> String;
+    fn pushdown_sql(p: &Pushdown, sql: &mut Sql) -> Result<(), StoreError>;
+}
+
+fn text_key(value: Option<&str>) -> String {
+    value.unwrap_or("").to_owned()
+}
+
+impl Kind for DirectoryUser {
+    const TABLE: &'static str = "directory_users";
+    const COLUMNS: &'static str = USER_COLUMNS;
+    type Row = UserRow;
+
+    fn from_row(row: UserRow) -> Result<Self, StoreError> {
+        DirectoryUser::try_from(row)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn sort_value(&self, key: SortKey) -> String {
+        match key {
+            SortKey::Id => self.id.clone(),
+            SortKey::Username => text_key(self.username.as_deref()).to_lowercase(),
+            SortKey::ExternalId => text_key(self.raw_attributes.get("externalId").and_then(|v| v.as_str())),
+            SortKey::GroupName => String::new(),
+            SortKey::Created => format!("{:020}", self.created_at.as_micros()),
+            SortKey::LastModified => format!("{:020}", self.updated_at.as_micros()),
+        }
+    }
+    fn pushdown_sql(p: &Pushdown, sql: &mut Sql) -> Result<(), StoreError> {
+        match p {
+            Pushdown::Id(v) => sql.and("t.id", "=", Arg::Text(v.clone())),
+            Pushdown::UsernameKey(v) => sql.and("t.username_key", "=", Arg::Text(v.clone())),
+            Pushdown::ExternalId(v) => sql.and("t.external_id", "=", Arg::Text(v.clone())),
+            Pushdown::EmailKey(v) => {
+                let p = sql.arg(Arg::Text(v.clone()));
+                sql.push(&format!(
+                    " AND t.id IN (SELECT e.user_id FROM directory_user_emails e \
+                     WHERE e.directory_id = t.directory_id AND e.email_key = {p})"
+                ))
+            }
+            Pushdown::GroupId(v) => {
+                let p = sql.arg(Arg::Text(v.clone()));
+                sql.push(&format!(
+                    " AND t.id IN (SELECT m.user_id FROM directory_memberships m WHERE m.group_id = {p})"
+                ))
+            }
+            Pushdown::GroupNameKey(_) | Pushdown::MemberUserId(_) => {
+                return Err(StoreError::Internal("group pushdown on users".into()));
+            }
+        };
+        Ok(())
+    }
+}
+
+impl Kind for DirectoryGroup {
+    const TABLE: &'static str = "directory_groups";
+    const COLUMNS: &'static str = GROUP_COLUMNS;
+    type Row = GroupRow;
+
+    fn from_row(row: GroupRow) -> Result<Self, StoreError> {
+        Ok(DirectoryGroup::from(row))
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn sort_value(&self, key: SortKey) -> String {
+        match key {
+            SortKey::Id => self.id.clone(),
+            SortKey::GroupName => self.name.to_lowercase(),
+            SortKey::ExternalId => text_key(self.raw_attributes.get("externalId").and_then(|v| v.as_str())),
+            SortKey::Username => String::new(),
+            SortKey::Created => format!("{:020}", self.created_at.as_micros()),
+            SortKey::LastModified => format!("{:020}", self.updated_at.as_micros()),
+        }
+    }
+    fn pushdown_sql(p: &Pushdown, sql: &mut Sql) -> Result<(), StoreError> {
+        match p {
+            Pushdown::Id(v) => sql.and("t.id", "=", Arg::Text(v.clone())),
+            Pushdown::GroupNameKey(v) => sql.and("t.name_key", "=", Arg::Text(v.clone())),
+            Pushdown::ExternalId(v) => sql.and("t.external_id", "=", Arg::Text(v.clone())),
+            Pushdown::MemberUserId(v) => {
+                let p = sql.arg(Arg::Text(v.clone()));
+                sql.push(&format!(
+                    " AND t.id IN (SELECT m.group_id FROM directory_memberships m WHERE m.user_id = {p})"
+                ))
+            }
+            _ => return Err(StoreError::Internal("user pushdown on groups".into())),
+        };
+        Ok(())
+    }
+}
+
+impl Store {
+    /// A page of a directory's users matching `query` and `matches`.
+    pub async fn scim_list_users(
+        &self,
+        directory_id: &str,
+        query: &ScimQuery,
+        matches: &(dyn Fn(&DirectoryUser) -> bool + Sync),
+    ) -> Result<ScimPage<DirectoryUser>, StoreError> {
+        self.scim_list::<DirectoryUser>(directory_id, query, matches).await
+    }
+
+    /// A page of a directory's groups matching `query` and `matches`.
+    pub async fn scim_list_groups(
+        &self,
+        directory_id: &str,
+        query: &ScimQuery,
+        matches: &(dyn Fn(&DirectoryGroup) -> bool + Sync),
+    ) -> Result<ScimPage<DirectoryGroup>, StoreError> {
+        self.scim_list::<DirectoryGroup>(directory_id, query, matches).await
+    }
+
+    async fn scim_list<K: Kind>(
+        &self,
+        directory_id: &str,
+        query: &ScimQuery,
+        matches: &(dyn Fn(&K) -> bool + Sync),
+    ) -> Result<ScimPage<K>, StoreError> {
+        if let Some(p) = &query.pushdown {
+            let mut sql = Sql::new(&format!(
+                "SELECT {} FROM {} t WHERE t.directory_id = $1",
+                qualified(K::COLUMNS, "t"),
+                K::TABLE
+            ));
+            sql.args.push(Arg::Text(directory_id.to_owned()));
+            K::pushdown_sql(p, &mut sql)?;
+            let limit = sql.arg(Arg::Int(MAX_CANDIDATES + 1));
+            sql.push(&format!(" ORDER BY t.id LIMIT {limit}"));
+            let rows = self.fetch_rows::<K>(sql).await?;
+            if (rows.len() as i64) <= MAX_CANDIDATES {
+                let mut found = Vec::new();
+                for row in rows {
+                    let item = K::from_row(row)?;
+                    if !query.filtered || matches(&item) {
+                        found.push(item);
+                    }
+                }
+                return Ok(window_in_memory(found, query));
+            }
+        }
+        if !query.filtered {
+            return self.sql_window::<K>(directory_id, query).await;
+        }
+        self.scan::<K>(directory_id, query, matches).await
+    }
+
+    async fn fetch_rows<K: Kind>(&self, sql: Sql) -> Result<Vec<K::Row>, StoreError> {
+        Ok(on_read!(self, |pool| {
+            bind_args!(sqlx::query_as::<_, K::Row>(AssertSqlSafe(sql.text)), sql.args)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// No filter: exact count and the page straight from SQL.
+    async fn sql_window<K: Kind>(
+        &self,
+        directory_id: &str,
+        query: &ScimQuery,
+    ) -> Result<ScimPage<K>, StoreError> {
+        let count_sql = format!("SELECT COUNT(*) FROM {} WHERE directory_id = $1", K::TABLE);
+        let total: i64 = on_read!(self, |pool| {
+            sqlx::query_scalar(AssertSqlSafe(count_sql))
+                .bind(directory_id)
+                .fetch_one(pool)
+                .await?
+        });
+        if query.count == 0 {
+            return Ok(ScimPage { total: total as u64, items: Vec::new() });
+        }
+        let key = query.sort.unwrap_or(SortKey::Id);
+        let dir = if query.descending { "DESC" } else { "ASC" };
+        let mut sql = Sql::new(&format!(
+            "SELECT {} FROM {} t WHERE t.directory_id = $1",
+            qualified(K::COLUMNS, "t"),
+            K::TABLE
+        ));
+        sql.args.push(Arg::Text(directory_id.to_owned()));
+        let limit = sql.arg(Arg::Int(query.count.min(i64::MAX as u64) as i64));
+        let offset = sql.arg(Arg::Int((query.start_index.max(1) - 1).min(i64::MAX as u64) as i64));
+        sql.push(&format!(
+            " ORDER BY {} {dir}, t.id {dir} LIMIT {limit} OFFSET {offset}",
+            key.column()
+        ));
+        let rows = self.fetch_rows::<K>(sql).await?;
+        let items = rows.into_iter().map(K::from_row).collect::<Result<_, _>>()?;
+        Ok(ScimPage { total: total as u64, items })
+    }
+
+    /// A filter with no usable index: stream the directory in id order.
+    async fn scan<K: Kind>(
+        &self,
+        directory_id: &str,
+        query: &ScimQuery,
+        matches: &(dyn Fn(&K) -> bool + Sync),
+    ) -> Result<ScimPage<K>, StoreError> {
+        let first = query.start_index.max(1) - 1;
+        let mut total: u64 = 0;
+        let mut window = Vec::new();
+        let mut sort_keys: Vec<(String, String)> = Vec::new();
+        let mut after = String::new();
+        loop {
+            let mut sql = Sql::new(&format!(
+                "SELECT {} FROM {} t WHERE t.directory_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3",
+                qualified(K::COLUMNS, "t"),
+                K::TABLE
+            ));
+            sql.args.push(Arg::Text(directory_id.to_owned()));
+            sql.args.push(Arg::Text(after.clone()));
+            sql.args.push(Arg::Int(SCAN_CHUNK));
+            let rows = self.fetch_rows::<K>(sql).await?;
+            let done = (rows.len() as i64) < SCAN_CHUNK;
+            for row in rows {
+                let item = K::from_row(row)?;
+                after = item.id().to_owned();
+                if !matches(&item) {
+                    continue;
+                }
+                if let Some(key) = query.sort {
+                    sort_keys.push((item.sort_value(key), item.id().to_owned()));
+                } else if total >= first && (window.len() as u64) < query.count {
+                    window.push(item);
+                }
+                total += 1;
+            }
+            if done {
+                break;
+            }
+        }
+        if query.sort.is_none() {
+            return Ok(ScimPage { total, items: window });
+        }
+        sort_keys.sort();
+        if query.descending {
+            sort_keys.reverse();
+        }
+        let ids: Vec<String> = sort_keys
+            .into_iter()
+            .skip(first as usize)
+            .take(query.count as usize)
+            .map(|(_, id)| id)
+            .collect();
+        let items = self.fetch_by_ids::<K>(directory_id, &ids).await?;
+        Ok(ScimPage { total, items })
+    }
+
+    /// Rows by id, in the order of `ids`.
+    async fn fetch_by_ids<K: Kind>(&self, directory_id: &str, ids: &[String]) -> Result<Vec<K>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new(&format!(
+            "SELECT {} FROM {} t WHERE t.directory_id = $1 AND t.id IN (",
+            qualified(K::COLUMNS, "t"),
+            K::TABLE
+        ));
+        sql.args.push(Arg::Text(directory_id.to_owned()));
+        let placeholders: Vec<String> = ids.iter().map(|id| sql.arg(Arg::Text(id.clone()))).collect();
+        sql.push(&placeholders.join(", "));
+        sql.push(")");
+        let mut by_id: std::collections::HashMap<String, K> = std::collections::HashMap::new();
+        for row in self.fetch_rows::<K>(sql).await? {
+            let item = K::from_row(row)?;
+            by_id.insert(item.id().to_owned(), item);
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+}
+
+/// Sorting and windowing of an already-small candidate set.
+fn window_in_memory<K: Kind>(mut found: Vec<K>, query: &ScimQuery) -> ScimPage<K> {
+    if let Some(key) = query.sort {
+        found.sort_by_cached_key(|item| (item.sort_value(key), item.id().to_owned()));
+        if query.descending {
+            found.reverse();
+        }
+    }
+    let total = found.len() as u64;
+    let items = found
+        .into_iter()
+        .skip((query.start_index.max(1) - 1) as usize)
+        .take(query.count as usize)
+        .collect();
+    ScimPage { total, items }
+}

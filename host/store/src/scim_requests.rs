@@ -1,0 +1,122 @@
+//! The SCIM request log: the last requests and responses per directory
+//! (redacted by the caller), written in batches off the request path and
+//! pruned to a fixed number per directory.
+
+use rollcall_core::Timestamp;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::backend::Store;
+use crate::error::StoreError;
+
+/// One logged SCIM exchange.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ScimRequestLog {
+    #[serde(skip)]
+    pub directory_id: String,
+    pub created_at: Timestamp,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub duration_us: i64,
+    pub user_agent: Option<String>,
+    /// The request body, redacted and truncated.
+    pub request_body: Option<String>,
+    /// The response body, truncated.
+    pub response_body: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    directory_id: String,
+    created_at: i64,
+    method: String,
+    path: String,
+    status: i64,
+    duration_us: i64,
+    user_agent: Option<String>,
+    request_body: Option<String>,
+    response_body: Option<String>,
+}
+
+impl Store {
+    /// Appends entries, then keeps only the newest `keep` per directory touched.
+    pub async fn append_scim_requests(
+        &self,
+        entries: &[ScimRequestLog],
+        keep: i64,
+    ) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut directories: Vec<&str> = entries.iter().map(|e| e.directory_id.as_str()).collect();
+        directories.sort_unstable();
+        directories.dedup();
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, |conn| {
+            for e in entries {
+                sqlx::query(
+                    "INSERT INTO scim_requests (directory_id, created_at, method, path, status, \
+                     duration_us, user_agent, request_body, response_body) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&e.directory_id)
+                .bind(e.created_at.as_micros())
+                .bind(&e.method)
+                .bind(&e.path)
+                .bind(e.status)
+                .bind(e.duration_us)
+                .bind(&e.user_agent)
+                .bind(&e.request_body)
+                .bind(&e.response_body)
+                .execute(&mut *conn)
+                .await?;
+            }
+            for dir in &directories {
+                sqlx::query(
+                    "DELETE FROM scim_requests WHERE directory_id = $1 AND seq <= \
+                     (SELECT seq FROM scim_requests WHERE directory_id = $1 ORDER BY seq DESC \
+                      LIMIT 1 OFFSET $2)",
+                )
+                .bind(*dir)
+                .bind(keep)
+                .execute(&mut *conn)
+                .await?;
+            }
+        });
+        tx.commit().await
+    }
+
+    /// The newest `limit` entries of a directory, newest first.
+    pub async fn list_scim_requests(
+        &self,
+        directory_id: &str,
+        limit: i64,
+    ) -> Result<Vec<ScimRequestLog>, StoreError> {
+        let rows: Vec<Row> = on_read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT directory_id, created_at, method, path, status, duration_us, user_agent, \
+                 request_body, response_body FROM scim_requests WHERE directory_id = $1 \
+                 ORDER BY seq DESC LIMIT $2",
+            )
+            .bind(directory_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|r| ScimRequestLog {
+                directory_id: r.directory_id,
+                created_at: Timestamp::from_micros(r.created_at),
+                method: r.method,
+                path: r.path,
+                status: r.status,
+                duration_us: r.duration_us,
+                user_agent: r.user_agent,
+                request_body: r.request_body,
+                response_body: r.response_body,
+            })
+            .collect())
+    }
+}
