@@ -9,6 +9,7 @@
 //! - [`http`]: a tiny HTTP/1.1 client for tests that start the real binary.
 
 pub mod http;
+pub mod scim;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -189,6 +190,7 @@ impl TestApp {
             ApiConfig {
                 public_url: "http://rollcall.test".into(),
                 max_body_bytes,
+                scim: rollcall_api::scim::ScimSettings::default(),
             },
         );
         TestApp {

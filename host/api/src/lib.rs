@@ -13,6 +13,7 @@ pub mod metrics;
 mod openapi;
 pub mod pagination;
 pub mod routes;
+pub mod scim;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub struct ApiConfig {
     pub public_url: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// SCIM limits.
+    pub scim: scim::ScimSettings,
 }
 
 #[derive(Clone)]
@@ -45,12 +48,14 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
+    pub scim: Arc<scim::ScimState>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ApiConfig) -> Self {
         AppState {
             store,
+            scim: Arc::new(scim::ScimState::new(&config.scim)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
         }
@@ -71,6 +76,7 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .merge(routes::health::router())
+        .merge(scim::router(&state))
         .route("/metrics", get(metrics::endpoint))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -83,7 +89,8 @@ pub fn app(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
                 .on_request(())
-                .on_response(on_response),
+                .on_response(on_response)
+                .on_failure(()),
         )
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal().into_response()
@@ -110,7 +117,7 @@ fn request_span(request: &Request) -> Span {
 fn on_response(response: &Response, latency: Duration, _span: &Span) {
     let status = response.status().as_u16();
     let ms = latency.as_secs_f64() * 1000.0;
-    if response.status().is_server_error() {
+    if response.status().is_server_error() && response.status() != StatusCode::NOT_IMPLEMENTED {
         tracing::error!(status, latency_ms = ms, "request failed");
     } else {
         tracing::info!(status, latency_ms = ms, "request");

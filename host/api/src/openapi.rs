@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 use crate::routes::{
     admin_keys, directories, directory_groups, directory_tokens, directory_users, events,
-    organizations,
+    organizations, scim_admin,
 };
 
 #[derive(OpenApi)]
@@ -57,6 +57,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(directory_groups::router())
         .merge(events::router())
         .merge(admin_keys::router())
+        .merge(scim_admin::router())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

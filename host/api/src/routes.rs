@@ -8,3 +8,4 @@ pub mod directory_users;
 pub mod events;
 pub mod health;
 pub mod organizations;
+pub mod scim_admin;

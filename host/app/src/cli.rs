@@ -56,6 +56,9 @@ pub enum Command {
     /// Manage admin API keys.
     #[command(subcommand, name = "admin-key")]
     AdminKey(AdminKeyCommand),
+    /// Install, list, inspect, remove, dry-run and scaffold plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +138,49 @@ pub enum TokenCommand {
     },
     /// List the directory's tokens.
     List { directory_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Install a component (.wasm); its manifest is embedded by the SDK or given with --manifest.
+    Install {
+        path: PathBuf,
+        /// plugin.toml to use instead of the embedded manifest.
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+    },
+    /// List installed plugins (built-ins included).
+    List,
+    /// Show one plugin: plugin_… id, sha256:… digest or id@version.
+    Inspect { plugin: String },
+    /// Remove a plugin no installation uses.
+    Remove { plugin: String },
+    /// Dry-run a plugin with in-memory state: a connector lists users and groups, a lifecycle action handles one event.
+    Run {
+        plugin: String,
+        /// Config object as JSON.
+        #[arg(long, value_name = "JSON")]
+        config: Option<String>,
+        /// Grant an outbound host (repeatable).
+        #[arg(long = "grant-host", value_name = "HOST")]
+        grant_hosts: Vec<String>,
+        /// Event data as JSON (lifecycle plugins).
+        #[arg(long, value_name = "JSON")]
+        event: Option<String>,
+    },
+    /// Create a new plugin crate.
+    New {
+        name: String,
+        /// connector or lifecycle.
+        #[arg(long, default_value = "connector")]
+        kind: String,
+        /// Parent directory (default: current).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Path to rollcall-plugin-sdk (default: the one this binary was built from, or ROLLCALL_PLUGIN_SDK).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -75,6 +75,36 @@ pub const SETTINGS: &[Setting] = &[
         help: "largest accepted request body in bytes (1 KiB to 64 MiB)",
     },
     Setting {
+        key: "scim_rate_limit",
+        env: "ROLLCALL_SCIM_RATE_LIMIT",
+        default: Some("200"),
+        help: "SCIM requests per second per directory before 429 (0 = unlimited)",
+    },
+    Setting {
+        key: "scim_rate_burst",
+        env: "ROLLCALL_SCIM_RATE_BURST",
+        default: Some("400"),
+        help: "SCIM requests a directory may send at once before the rate limit applies",
+    },
+    Setting {
+        key: "scim_bulk_max_operations",
+        env: "ROLLCALL_SCIM_BULK_MAX_OPERATIONS",
+        default: Some("1000"),
+        help: "most operations in one SCIM /Bulk request (1 to 10000)",
+    },
+    Setting {
+        key: "scim_bulk_max_payload_bytes",
+        env: "ROLLCALL_SCIM_BULK_MAX_PAYLOAD_BYTES",
+        default: Some("1048576"),
+        help: "largest SCIM /Bulk body in bytes (1 KiB to 64 MiB)",
+    },
+    Setting {
+        key: "scim_request_log_size",
+        env: "ROLLCALL_SCIM_REQUEST_LOG_SIZE",
+        default: Some("200"),
+        help: "SCIM requests kept per directory in the request log (0 disables it)",
+    },
+    Setting {
         key: "log_level",
         env: "ROLLCALL_LOG_LEVEL",
         default: Some("info"),
@@ -110,6 +140,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub log_level: String,
     pub log_format: LogFormat,
+    pub scim: rollcall_api::scim::ScimSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -352,7 +383,27 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
             ));
         }
     };
+    let number = |key: &str, min: u64, max: u64| -> Result<u64, ConfigError> {
+        let (n, src) = get(key).unwrap_or_default_pair();
+        match n.parse::<u64>() {
+            Ok(v) if (min..=max).contains(&v) => Ok(v),
+            _ => Err(bad(
+                key,
+                &src,
+                format!("'{n}' is not a number from {min} to {max}"),
+            )),
+        }
+    };
+    let scim = rollcall_api::scim::ScimSettings {
+        rate_limit_per_second: number("scim_rate_limit", 0, 1_000_000)? as u32,
+        rate_limit_burst: number("scim_rate_burst", 1, 10_000_000)? as u32,
+        bulk_max_operations: number("scim_bulk_max_operations", 1, 10_000)? as usize,
+        bulk_max_payload_bytes: number("scim_bulk_max_payload_bytes", 1024, 64 * 1024 * 1024)?
+            as usize,
+        request_log_keep: number("scim_request_log_size", 0, 100_000)? as i64,
+    };
     Ok(Config {
+        scim,
         listen,
         data_dir,
         database_url,

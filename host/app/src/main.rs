@@ -6,6 +6,8 @@ mod cli;
 mod commands;
 mod config;
 mod output;
+mod plugin_commands;
+mod plugin_scaffold;
 mod serve;
 mod setup;
 mod telemetry;
@@ -70,6 +72,7 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<()> {
         Command::Org(c) => commands::org(&store, out, c).await,
         Command::Directory(c) => commands::directory(&store, &config, out, c).await,
         Command::AdminKey(c) => commands::admin_key(&store, out, c).await,
+        Command::Plugin(c) => plugin_commands::plugin(&store, &config, out, c).await,
     };
     store.close().await;
     result

@@ -23,6 +23,7 @@ pub async fn run(config: Config) -> Result<()> {
         ApiConfig {
             public_url: config.public_url.clone(),
             max_body_bytes: config.max_body_bytes,
+            scim: config.scim.clone(),
         },
     );
     let listener = tokio::net::TcpListener::bind(config.listen)

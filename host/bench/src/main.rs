@@ -6,6 +6,8 @@
 //! Scenarios are small modules; later features add theirs here.
 
 mod report;
+mod scim;
+mod stores;
 mod upserts;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +32,8 @@ enum Scenario {
     /// Directory-state service: user upserts per second (create, update,
     /// unchanged) on SQLite and PostgreSQL.
     Upserts(upserts::Args),
+    /// SCIM over HTTP: concurrent creates, `userName eq` lookups, list pages.
+    Scim(scim::Args),
 }
 
 #[tokio::main]
@@ -38,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::new(cli.json);
     match cli.scenario {
         Scenario::Upserts(args) => upserts::run(args, &mut report).await?,
+        Scenario::Scim(args) => scim::run(args, &mut report).await?,
     }
     report.finish();
     Ok(())

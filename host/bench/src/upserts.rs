@@ -3,16 +3,16 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rollcall_core::directory::{DirectoryType, NewDirectory};
 use rollcall_core::directory_user::{UserInput, UserState};
 use rollcall_core::organization::NewOrganization;
-use rollcall_core::sealed::MasterKey;
+use rollcall_store::Store;
 use rollcall_store::directory_state::Change;
-use rollcall_store::{SqliteSync, Store, StoreOptions};
 use serde_json::{Map, json};
 
 use crate::report::Report;
+use crate::stores::{self, Backend};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -127,64 +127,12 @@ async fn measure(store: &Store, name: &str, args: &Args, report: &mut Report) ->
     Ok(())
 }
 
-async fn sqlite(args: &Args, report: &mut Report) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let store = Store::connect(StoreOptions {
-        url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-        max_connections: 8,
-        sqlite_sync: SqliteSync::Full,
-        master_key: MasterKey::generate(),
-    })
-    .await?;
-    store.migrate().await?;
-    measure(&store, "sqlite", args, report).await?;
-    store.close().await;
-    Ok(())
-}
-
-async fn postgres(args: &Args, report: &mut Report) -> Result<()> {
-    use sqlx::Connection;
-    let name = format!("rollcall_bench_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&args.postgres_url)
-        .await
-        .with_context(|| format!("cannot reach PostgreSQL at {}", args.postgres_url))?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await?;
-    let base = args
-        .postgres_url
-        .rsplit_once('/')
-        .map_or(args.postgres_url.as_str(), |(b, _)| b);
-    let result = async {
-        let store = Store::connect(StoreOptions {
-            url: format!("{base}/{name}"),
-            max_connections: 8,
-            sqlite_sync: SqliteSync::Full,
-            master_key: MasterKey::generate(),
-        })
-        .await?;
-        store.migrate().await?;
-        let r = measure(&store, "postgres", args, report).await;
-        store.close().await;
-        r
-    }
-    .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await?;
-    result
-}
-
 pub async fn run(args: Args, report: &mut Report) -> Result<()> {
-    match args.backend.as_str() {
-        "sqlite" => sqlite(&args, report).await,
-        "postgres" => postgres(&args, report).await,
-        "both" => {
-            sqlite(&args, report).await?;
-            postgres(&args, report).await
-        }
-        other => anyhow::bail!("--backend must be sqlite, postgres or both, not '{other}'"),
+    for backend in Backend::parse_list(&args.backend)? {
+        let scratch = stores::open(backend, &args.postgres_url).await?;
+        let result = measure(&scratch.store, backend.name(), &args, report).await;
+        scratch.finish().await?;
+        result?;
     }
+    Ok(())
 }

@@ -17,6 +17,8 @@ pub enum IdKind {
     Event,
     ScimToken,
     AdminKey,
+    Plugin,
+    PluginInstallation,
 }
 
 impl IdKind {
@@ -30,6 +32,8 @@ impl IdKind {
             IdKind::Event => "event",
             IdKind::ScimToken => "scim_token",
             IdKind::AdminKey => "admin_key",
+            IdKind::Plugin => "plugin",
+            IdKind::PluginInstallation => "plugin_installation",
         }
     }
 }

@@ -76,6 +76,7 @@ pub struct PoolStats {
 pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) master_key: MasterKey,
+    pub(crate) batcher: std::sync::Arc<crate::write_batcher::Batcher>,
     max_connections: u32,
 }
 
@@ -162,6 +163,7 @@ impl Store {
         Ok(Store {
             backend,
             master_key: options.master_key,
+            batcher: std::sync::Arc::new(crate::write_batcher::Batcher::new()),
             max_connections: max,
         })
     }

@@ -104,31 +104,18 @@ pub enum Outcome {
 }
 
 impl Store {
-    /// Applies `changes` to `directory_id` in one transaction with their events.
+    /// Applies `changes` to `directory_id` atomically with their events.
+    ///
+    /// Concurrent calls are group-committed by the [`crate::write_batcher`]:
+    /// each batch runs in its own savepoint inside one shared transaction,
+    /// so one failing batch never affects another, and many small writes
+    /// share one durable commit. The result is returned after the commit.
     pub async fn apply_changes(
         &self,
         directory_id: &str,
         changes: Vec<Change>,
     ) -> Result<Vec<Outcome>, StoreError> {
-        let mut tx = self.begin().await?;
-        let directory = fetch_in_tx(&mut tx, directory_id).await?;
-        if directory.state == DirectoryState::Deleting {
-            return Err(StoreError::NotFound("directory"));
-        }
-        let mut writer = Writer {
-            tx: &mut tx,
-            directory: &directory,
-            events: Vec::new(),
-            now: Timestamp::now(),
-        };
-        let mut outcomes = Vec::with_capacity(changes.len());
-        for change in changes {
-            outcomes.push(writer.apply(change).await?);
-        }
-        let pending = std::mem::take(&mut writer.events);
-        events::append(&mut tx, pending).await?;
-        tx.commit().await?;
-        Ok(outcomes)
+        self.batcher.submit(self, directory_id, changes).await
     }
 
     /// Convenience for one change.
@@ -165,6 +152,32 @@ fn check_version(expected: Option<i64>, actual: i64) -> Result<(), StoreError> {
         }),
         _ => Ok(()),
     }
+}
+
+/// Runs one batch of changes inside `tx` (the caller owns the transaction
+/// and any savepoint around it).
+pub(crate) async fn apply_in_tx(
+    tx: &mut Tx,
+    directory_id: &str,
+    changes: Vec<Change>,
+) -> Result<Vec<Outcome>, StoreError> {
+    let directory = fetch_in_tx(tx, directory_id).await?;
+    if directory.state == DirectoryState::Deleting {
+        return Err(StoreError::NotFound("directory"));
+    }
+    let mut writer = Writer {
+        tx,
+        directory: &directory,
+        events: Vec::new(),
+        now: Timestamp::now(),
+    };
+    let mut outcomes = Vec::with_capacity(changes.len());
+    for change in changes {
+        outcomes.push(writer.apply(change).await?);
+    }
+    let pending = std::mem::take(&mut writer.events);
+    events::append(tx, pending).await?;
+    Ok(outcomes)
 }
 
 impl Writer<'_> {

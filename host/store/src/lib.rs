@@ -20,6 +20,9 @@ mod events;
 mod groups;
 mod organizations;
 mod page;
+mod plugin_installations;
+mod plugin_state;
+mod plugins;
 mod rows;
 pub mod scim_query;
 mod scim_refs;
@@ -27,6 +30,7 @@ mod scim_requests;
 mod scim_schemas;
 mod scim_tokens;
 mod users;
+mod write_batcher;
 
 pub use admin_keys::{AdminKey, AdminKeyScope};
 pub use backend::{BackendKind, PoolStats, SqliteSync, Store, StoreOptions};
@@ -35,6 +39,11 @@ pub use error::StoreError;
 pub use events::EventFilter;
 pub use groups::GroupFilter;
 pub use page::{MAX_LIMIT, Order, Page, PageRequest};
+pub use plugin_installations::{
+    InstallationSecrets, MAX_INSTALLATION_SECRETS_BYTES, NewInstallation, PluginInstallation,
+};
+pub use plugin_state::{StateQuota, StateWrite};
+pub use plugins::{NewPlugin, Plugin};
 pub use scim_query::{Pushdown, ScimPage, ScimQuery, SortKey};
 pub use scim_refs::RefPair;
 pub use scim_requests::ScimRequestLog;

@@ -115,7 +115,11 @@ impl Kind for DirectoryUser {
         match key {
             SortKey::Id => self.id.clone(),
             SortKey::Username => text_key(self.username.as_deref()).to_lowercase(),
-            SortKey::ExternalId => text_key(self.raw_attributes.get("externalId").and_then(|v| v.as_str())),
+            SortKey::ExternalId => text_key(
+                self.raw_attributes
+                    .get("externalId")
+                    .and_then(|v| v.as_str()),
+            ),
             SortKey::GroupName => String::new(),
             SortKey::Created => format!("{:020}", self.created_at.as_micros()),
             SortKey::LastModified => format!("{:020}", self.updated_at.as_micros()),
@@ -162,7 +166,11 @@ impl Kind for DirectoryGroup {
         match key {
             SortKey::Id => self.id.clone(),
             SortKey::GroupName => self.name.to_lowercase(),
-            SortKey::ExternalId => text_key(self.raw_attributes.get("externalId").and_then(|v| v.as_str())),
+            SortKey::ExternalId => text_key(
+                self.raw_attributes
+                    .get("externalId")
+                    .and_then(|v| v.as_str()),
+            ),
             SortKey::Username => String::new(),
             SortKey::Created => format!("{:020}", self.created_at.as_micros()),
             SortKey::LastModified => format!("{:020}", self.updated_at.as_micros()),
@@ -193,7 +201,8 @@ impl Store {
         query: &ScimQuery,
         matches: &(dyn Fn(&DirectoryUser) -> bool + Sync),
     ) -> Result<ScimPage<DirectoryUser>, StoreError> {
-        self.scim_list::<DirectoryUser>(directory_id, query, matches).await
+        self.scim_list::<DirectoryUser>(directory_id, query, matches)
+            .await
     }
 
     /// A page of a directory's groups matching `query` and `matches`.
@@ -203,7 +212,8 @@ impl Store {
         query: &ScimQuery,
         matches: &(dyn Fn(&DirectoryGroup) -> bool + Sync),
     ) -> Result<ScimPage<DirectoryGroup>, StoreError> {
-        self.scim_list::<DirectoryGroup>(directory_id, query, matches).await
+        self.scim_list::<DirectoryGroup>(directory_id, query, matches)
+            .await
     }
 
     async fn scim_list<K: Kind>(
@@ -242,9 +252,12 @@ impl Store {
 
     async fn fetch_rows<K: Kind>(&self, sql: Sql) -> Result<Vec<K::Row>, StoreError> {
         Ok(on_read!(self, |pool| {
-            bind_args!(sqlx::query_as::<_, K::Row>(AssertSqlSafe(sql.text)), sql.args)
-                .fetch_all(pool)
-                .await?
+            bind_args!(
+                sqlx::query_as::<_, K::Row>(AssertSqlSafe(sql.text)),
+                sql.args
+            )
+            .fetch_all(pool)
+            .await?
         }))
     }
 
@@ -262,7 +275,10 @@ impl Store {
                 .await?
         });
         if query.count == 0 {
-            return Ok(ScimPage { total: total as u64, items: Vec::new() });
+            return Ok(ScimPage {
+                total: total as u64,
+                items: Vec::new(),
+            });
         }
         let key = query.sort.unwrap_or(SortKey::Id);
         let dir = if query.descending { "DESC" } else { "ASC" };
@@ -273,14 +289,22 @@ impl Store {
         ));
         sql.args.push(Arg::Text(directory_id.to_owned()));
         let limit = sql.arg(Arg::Int(query.count.min(i64::MAX as u64) as i64));
-        let offset = sql.arg(Arg::Int((query.start_index.max(1) - 1).min(i64::MAX as u64) as i64));
+        let offset = sql.arg(Arg::Int(
+            (query.start_index.max(1) - 1).min(i64::MAX as u64) as i64,
+        ));
         sql.push(&format!(
             " ORDER BY {} {dir}, t.id {dir} LIMIT {limit} OFFSET {offset}",
             key.column()
         ));
         let rows = self.fetch_rows::<K>(sql).await?;
-        let items = rows.into_iter().map(K::from_row).collect::<Result<_, _>>()?;
-        Ok(ScimPage { total: total as u64, items })
+        let items = rows
+            .into_iter()
+            .map(K::from_row)
+            .collect::<Result<_, _>>()?;
+        Ok(ScimPage {
+            total: total as u64,
+            items,
+        })
     }
 
     /// A filter with no usable index: stream the directory in id order.
@@ -324,7 +348,10 @@ impl Store {
             }
         }
         if query.sort.is_none() {
-            return Ok(ScimPage { total, items: window });
+            return Ok(ScimPage {
+                total,
+                items: window,
+            });
         }
         sort_keys.sort();
         if query.descending {
@@ -341,7 +368,11 @@ impl Store {
     }
 
     /// Rows by id, in the order of `ids`.
-    async fn fetch_by_ids<K: Kind>(&self, directory_id: &str, ids: &[String]) -> Result<Vec<K>, StoreError> {
+    async fn fetch_by_ids<K: Kind>(
+        &self,
+        directory_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<K>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -351,7 +382,10 @@ impl Store {
             K::TABLE
         ));
         sql.args.push(Arg::Text(directory_id.to_owned()));
-        let placeholders: Vec<String> = ids.iter().map(|id| sql.arg(Arg::Text(id.clone()))).collect();
+        let placeholders: Vec<String> = ids
+            .iter()
+            .map(|id| sql.arg(Arg::Text(id.clone())))
+            .collect();
         sql.push(&placeholders.join(", "));
         sql.push(")");
         let mut by_id: std::collections::HashMap<String, K> = std::collections::HashMap::new();

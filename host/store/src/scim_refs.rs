@@ -53,9 +53,13 @@ impl Store {
     ) -> Result<HashSet<String>, StoreError> {
         let mut found = HashSet::new();
         for chunk in ids.chunks(CHUNK) {
-            let mut sql = Sql::new("SELECT id FROM directory_users WHERE directory_id = $1 AND id IN (");
+            let mut sql =
+                Sql::new("SELECT id FROM directory_users WHERE directory_id = $1 AND id IN (");
             sql.args.push(Arg::Text(directory_id.to_owned()));
-            let ps: Vec<String> = chunk.iter().map(|i| sql.arg(Arg::Text(i.clone()))).collect();
+            let ps: Vec<String> = chunk
+                .iter()
+                .map(|i| sql.arg(Arg::Text(i.clone())))
+                .collect();
             sql.push(&ps.join(", "));
             sql.push(")");
             let rows: Vec<String> = on_read!(self, |pool| {
@@ -77,7 +81,10 @@ impl Store {
         let mut out: HashMap<String, Vec<RefPair>> = HashMap::new();
         for chunk in keys.chunks(CHUNK) {
             let mut sql = Sql::new(head);
-            let ps: Vec<String> = chunk.iter().map(|i| sql.arg(Arg::Text(i.clone()))).collect();
+            let ps: Vec<String> = chunk
+                .iter()
+                .map(|i| sql.arg(Arg::Text(i.clone())))
+                .collect();
             sql.push(&ps.join(", "));
             sql.push(tail);
             let rows: Vec<(String, String, String)> = on_read!(self, |pool| {

@@ -80,7 +80,11 @@ impl Store {
         tx.commit().await
     }
 
-    pub async fn delete_scim_schema(&self, directory_id: &str, urn: &str) -> Result<(), StoreError> {
+    pub async fn delete_scim_schema(
+        &self,
+        directory_id: &str,
+        urn: &str,
+    ) -> Result<(), StoreError> {
         let now = Timestamp::now().as_micros();
         let mut tx = self.begin().await?;
         let n = on_tx!(&mut tx, |conn| {

@@ -1,0 +1,232 @@
+//! `/api/v1/plugins` (install, list, get, remove components) and
+//! `/api/v1/plugin_installations` (bind a plugin to an organization or a
+//! directory with config, grants, secrets and credentials).
+//!
+//! Validation is the runtime registry's, the same as the CLI's. The
+//! runtime (one wasmtime engine per process) is created on first use from
+//! the `ROLLCALL_PLUGIN_*` settings; compiled components are cached in
+//! `$ROLLCALL_DATA_DIR/plugin-cache`.
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use base64::Engine;
+use rollcall_runtime::registry::{self, Grants, InstallationRequest, RegistryError};
+use rollcall_runtime::{Runtime, RuntimeConfig, SandboxPolicy};
+use rollcall_store::{Plugin, PluginInstallation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, QueryPairs};
+
+/// Largest install request (a base64 component of up to 32 MiB).
+const MAX_INSTALL_BODY: usize = 48 * 1024 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_plugins, install_plugin))
+        .routes(routes!(get_plugin, remove_plugin))
+        .routes(routes!(list_installations, create_installation))
+        .routes(routes!(get_installation, delete_installation))
+        .layer(DefaultBodyLimit::max(MAX_INSTALL_BODY))
+}
+
+fn runtime() -> ApiResult<&'static Runtime> {
+    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    let result = RUNTIME.get_or_init(|| {
+        let policy = SandboxPolicy::from_lookup(&|n| std::env::var(n).ok()).map_err(|e| e.to_string())?;
+        let data = std::env::var("ROLLCALL_DATA_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
+        Runtime::new(RuntimeConfig { policy, cache_dir: Some(data.join("plugin-cache")) }).map_err(|e| e.to_string())
+    });
+    result.as_ref().map_err(|e| {
+        tracing::error!(error = %e, "plugin runtime unavailable");
+        ApiError::internal()
+    })
+}
+
+fn registry_error(e: RegistryError) -> ApiError {
+    match e {
+        RegistryError::Store(s) => s.into(),
+        RegistryError::Install(i) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plugin", i.to_string()),
+        RegistryError::Invalid(m) => ApiError::invalid(m),
+    }
+}
+
+/// A component to install.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallPlugin {
+    /// The component (`.wasm`), base64.
+    pub wasm_base64: String,
+    /// `plugin.toml` text; optional when the SDK embedded it.
+    #[serde(default)]
+    pub manifest: Option<String>,
+}
+
+/// List installed plugins (built-ins included).
+#[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins",
+    responses((status = 200, body = Vec<Plugin>), (status = 401, body = ErrorBody)))]
+async fn list_plugins(State(state): State<AppState>, _principal: Principal) -> ApiResult<Json<Vec<Plugin>>> {
+    registry::install_builtins(runtime()?, &state.store).await.map_err(registry_error)?;
+    Ok(Json(state.store.list_plugins().await?))
+}
+
+/// Install a plugin component (global keys only). Answers 201, or 200 when
+/// the same bytes were installed before.
+#[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins",
+    request_body = InstallPlugin,
+    responses((status = 201, body = Plugin), (status = 200, body = Plugin), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn install_plugin(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<InstallPlugin>,
+) -> ApiResult<(StatusCode, Json<Plugin>)> {
+    principal.require_global("install plugins")?;
+    let wasm = base64::engine::general_purpose::STANDARD
+        .decode(body.wasm_base64.trim())
+        .map_err(|_| ApiError::invalid("wasm_base64 is not valid base64"))?;
+    let runtime = runtime()?;
+    let (plugin, created) = registry::install(runtime, &state.store, &wasm, body.manifest.as_deref(), "upload")
+        .await
+        .map_err(registry_error)?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(plugin)))
+}
+
+/// Get a plugin by `plugin_…` id, `sha256:…` digest or `id@version`.
+#[utoipa::path(get, path = "/api/v1/plugins/{id}", tag = "plugins",
+    params(("id" = String, Path, description = "plugin_… id, sha256:… digest or id@version")),
+    responses((status = 200, body = Plugin), (status = 404, body = ErrorBody)))]
+async fn get_plugin(State(state): State<AppState>, _principal: Principal, Path(id): Path<String>) -> ApiResult<Json<Plugin>> {
+    registry::install_builtins(runtime()?, &state.store).await.map_err(registry_error)?;
+    Ok(Json(state.store.get_plugin(&id).await?.ok_or_else(|| ApiError::not_found("Plugin"))?))
+}
+
+/// Remove a plugin no installation uses (global keys only; not built-ins).
+#[utoipa::path(delete, path = "/api/v1/plugins/{id}", tag = "plugins",
+    params(("id" = String, Path, description = "plugin_… id, sha256:… digest or id@version")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn remove_plugin(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    principal.require_global("remove plugins")?;
+    let plugin = state.store.get_plugin(&id).await?.ok_or_else(|| ApiError::not_found("Plugin"))?;
+    if plugin.source == "builtin" {
+        return Err(ApiError::forbidden(format!("{}@{} is built in and cannot be removed", plugin.plugin_id, plugin.version)));
+    }
+    state.store.delete_plugin(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A binding of a plugin to an organization (and, for connectors, a directory).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPluginInstallation {
+    /// `plugin_…` id, `sha256:…` digest or `id@version`.
+    pub plugin: String,
+    pub organization_id: String,
+    /// Required for connectors; optional for lifecycle actions.
+    #[serde(default)]
+    pub directory_id: Option<String>,
+    /// Validated against the plugin's config schema.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// `{"hosts": [...], "limits": {...}}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub grants: Option<Value>,
+    /// Secret strings, sealed at rest; never returned.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub secrets: Map<String, Value>,
+    /// Credentials per manifest slot, sealed at rest; never returned.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub credentials: Map<String, Value>,
+}
+
+/// List installations (`organization`, `directory` filters).
+#[utoipa::path(get, path = "/api/v1/plugin_installations", tag = "plugins",
+    params(("organization" = Option<String>, Query), ("directory" = Option<String>, Query)),
+    responses((status = 200, body = Vec<PluginInstallation>), (status = 400, body = ErrorBody)))]
+async fn list_installations(
+    State(state): State<AppState>,
+    principal: Principal,
+    query: QueryPairs,
+) -> ApiResult<Json<Vec<PluginInstallation>>> {
+    query.only(&["organization", "directory"])?;
+    let org = match (principal.organization(), query.one("organization")?) {
+        (Some(own), Some(asked)) if own != asked => return Ok(Json(Vec::new())),
+        (Some(own), _) => Some(own.to_owned()),
+        (None, asked) => asked.map(str::to_owned),
+    };
+    let list = state.store.list_plugin_installations(org.as_deref(), query.one("directory")?).await?;
+    Ok(Json(list))
+}
+
+/// Bind a plugin: config, grants, secrets and credentials are validated
+/// against its manifest.
+#[utoipa::path(post, path = "/api/v1/plugin_installations", tag = "plugins",
+    request_body = NewPluginInstallation,
+    responses((status = 201, body = PluginInstallation), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn create_installation(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<NewPluginInstallation>,
+) -> ApiResult<(StatusCode, Json<PluginInstallation>)> {
+    principal.check_access(&body.organization_id, "Organization")?;
+    let grants: Grants = match body.grants {
+        None => Grants::default(),
+        Some(v) => serde_json::from_value(v).map_err(|e| ApiError::invalid(format!("grants: {e}")))?,
+    };
+    let request = InstallationRequest {
+        plugin: body.plugin,
+        organization_id: body.organization_id,
+        directory_id: body.directory_id,
+        config: body.config,
+        grants,
+        secrets: body.secrets,
+        credentials: body.credentials,
+    };
+    let installation = registry::create_installation(&state.store, request).await.map_err(registry_error)?;
+    Ok((StatusCode::CREATED, Json(installation)))
+}
+
+async fn load_installation(state: &AppState, principal: &Principal, id: &str) -> ApiResult<PluginInstallation> {
+    let installation = state
+        .store
+        .get_plugin_installation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Plugin installation"))?;
+    principal.check_access(&installation.organization_id, "Plugin installation")?;
+    Ok(installation)
+}
+
+/// Get one installation (secret values are never returned).
+#[utoipa::path(get, path = "/api/v1/plugin_installations/{id}", tag = "plugins",
+    params(("id" = String, Path, description = "Installation id")),
+    responses((status = 200, body = PluginInstallation), (status = 404, body = ErrorBody)))]
+async fn get_installation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PluginInstallation>> {
+    Ok(Json(load_installation(&state, &principal, &id).await?))
+}
+
+/// Remove an installation and its state.
+#[utoipa::path(delete, path = "/api/v1/plugin_installations/{id}", tag = "plugins",
+    params(("id" = String, Path, description = "Installation id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_installation(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    load_installation(&state, &principal, &id).await?;
+    state.store.delete_plugin_installation(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,519 @@
+//! `/Groups`: list, get, create, replace, patch, delete. Members live in
+//! the membership table, never inside the stored resource: PATCH operations
+//! on `members` become membership changes, and members are loaded only when
+//! the response includes them.
+
+use std::collections::HashSet;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use rollcall_core::directory_group::DirectoryGroup;
+use rollcall_core::ids::{IdKind, new_id};
+use rollcall_core::scim::error::ScimError;
+use rollcall_core::scim::mapping;
+use rollcall_core::scim::patch::{MemberChange, apply_patch, parse_patch, split_member_ops};
+use rollcall_core::scim::render::{Projection, render};
+use rollcall_core::scim::resource::{MemberRef, ResourceKind, ingest};
+use rollcall_store::StoreError;
+use rollcall_store::directory_state::{Change, Outcome, Ref};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::extract::QueryPairs;
+use crate::scim::body::ScimBody;
+use crate::scim::context::ScimContext;
+use crate::scim::query::ListParams;
+use crate::scim::resources::{
+    WRITE_RETRIES, check_if_match, etag, filter_view, list_response, meta, not_modified,
+};
+use crate::scim::respond::{ScimReply, ScimResult, store_error};
+use crate::scim::users::projection;
+
+const KIND: ResourceKind = ResourceKind::Group;
+
+pub async fn load(
+    state: &AppState,
+    ctx: &ScimContext,
+    id: &str,
+) -> Result<DirectoryGroup, ScimError> {
+    match state.store.get_group(id).await.map_err(store_error)? {
+        Some(g) if g.directory_id == ctx.directory.id => Ok(g),
+        _ => Err(ScimError::not_found(format!("Group {id} not found"))),
+    }
+}
+
+pub async fn render_groups(
+    state: &AppState,
+    ctx: &ScimContext,
+    groups: &[DirectoryGroup],
+    projection: &Projection,
+) -> Result<Vec<Value>, ScimError> {
+    let mut members = if !projection.excludes_members() && !groups.is_empty() {
+        let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
+        Some(
+            state
+                .store
+                .scim_group_members(&ids)
+                .await
+                .map_err(store_error)?,
+        )
+    } else {
+        None
+    };
+    let schema = &ctx.schemas.groups;
+    Ok(groups
+        .iter()
+        .map(|g| {
+            let list = members.as_mut().map(|m| {
+                m.remove(&g.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(uid, display)| json!({"value": uid, "display": display, "$ref": ctx.location("Users", &uid), "type": "User"}))
+                    .collect::<Vec<_>>()
+            });
+            let stored = Value::Object(g.raw_attributes.clone());
+            let m = meta(ctx, KIND, &g.id, g.created_at, g.updated_at, g.version);
+            render(KIND, &stored, &g.id, &m, list, schema, projection)
+        })
+        .collect())
+}
+
+async fn reply(
+    state: &AppState,
+    ctx: &ScimContext,
+    group: &DirectoryGroup,
+    projection: &Projection,
+    status: StatusCode,
+) -> Result<ScimReply, ScimError> {
+    let body = render_groups(state, ctx, std::slice::from_ref(group), projection)
+        .await?
+        .pop()
+        .unwrap_or(Value::Null);
+    let mut r = ScimReply::ok(body)
+        .with_status(status)
+        .with_etag(etag(group.version));
+    if status == StatusCode::CREATED {
+        r = r.with_location(ctx.location("Groups", &group.id));
+    }
+    Ok(r)
+}
+
+pub async fn search(
+    state: &AppState,
+    ctx: &ScimContext,
+    params: &ListParams,
+) -> Result<(u64, Vec<Value>), ScimError> {
+    let schema = &ctx.schemas.groups;
+    let (query, residual) = params.plan(KIND, schema)?;
+    let predicate = |g: &DirectoryGroup| {
+        residual.as_ref().is_none_or(|f| {
+            f.matches(
+                &filter_view(
+                    &g.raw_attributes,
+                    &g.id,
+                    g.created_at,
+                    g.updated_at,
+                    "Group",
+                ),
+                schema,
+            )
+        })
+    };
+    let page = state
+        .store
+        .scim_list_groups(&ctx.directory.id, &query, &predicate)
+        .await
+        .map_err(store_error)?;
+    let resources = render_groups(state, ctx, &page.items, &params.projection).await?;
+    Ok((page.total, resources))
+}
+
+/// Member ids must be users of this directory; nested groups are refused.
+async fn check_members(
+    state: &AppState,
+    ctx: &ScimContext,
+    members: &[MemberRef],
+) -> Result<Vec<String>, ScimError> {
+    if let Some(m) = members.iter().find(|m| {
+        m.r#type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("group"))
+    }) {
+        return Err(ScimError::invalid_value(format!(
+            "member {} is a group; nested groups are not supported",
+            m.value
+        )));
+    }
+    let ids: Vec<String> = members.iter().map(|m| m.value.clone()).collect();
+    check_user_ids(state, ctx, &ids).await?;
+    Ok(ids)
+}
+
+async fn check_user_ids(
+    state: &AppState,
+    ctx: &ScimContext,
+    ids: &[String],
+) -> Result<(), ScimError> {
+    let found = state
+        .store
+        .scim_existing_users(&ctx.directory.id, ids)
+        .await
+        .map_err(store_error)?;
+    let missing: Vec<&str> = ids
+        .iter()
+        .filter(|i| !found.contains(*i))
+        .map(String::as_str)
+        .take(10)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ScimError::invalid_value(format!(
+            "members reference unknown users: {}",
+            missing.join(", ")
+        )))
+    }
+}
+
+fn user_refs(ids: Vec<String>) -> Vec<Ref> {
+    ids.into_iter().map(Ref::Id).collect()
+}
+
+fn conflict(e: StoreError) -> ScimError {
+    match e {
+        StoreError::Conflict(m) if m.contains("idp_id") => {
+            ScimError::uniqueness("another group already has this externalId")
+        }
+        other => store_error(other),
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    ctx: &ScimContext,
+    body: Value,
+    projection: &Projection,
+) -> Result<ScimReply, ScimError> {
+    let schema = &ctx.schemas.groups;
+    let body = ctx.dialect.normalize_resource(body, schema);
+    let ingested = ingest(KIND, &body, schema, None)?;
+    let id = new_id(IdKind::DirectoryGroup);
+    let mut changes = vec![Change::CreateGroup {
+        id: Some(id.clone()),
+        input: mapping::group_input(&ingested.resource, &id),
+    }];
+    if let Some(members) = &ingested.members {
+        let ids = check_members(state, ctx, members).await?;
+        changes.push(Change::SetMembers {
+            group: Ref::Id(id.clone()),
+            users: user_refs(ids),
+        });
+    }
+    let outcomes = state
+        .store
+        .apply_changes(&ctx.directory.id, changes)
+        .await
+        .map_err(conflict)?;
+    match outcomes.into_iter().next() {
+        Some(Outcome::GroupCreated(g)) => {
+            reply(state, ctx, &g, projection, StatusCode::CREATED).await
+        }
+        other => Err(ScimError::new(
+            500,
+            None,
+            format!("unexpected outcome {other:?}"),
+        )),
+    }
+}
+
+/// Writes the group's new resource (if any) and membership changes in one
+/// transaction, retrying on a concurrent write unless `If-Match` pinned the version.
+async fn write<F>(
+    state: &AppState,
+    ctx: &ScimContext,
+    mut group: DirectoryGroup,
+    expected: Option<i64>,
+    next: F,
+) -> Result<DirectoryGroup, ScimError>
+where
+    F: Fn(&DirectoryGroup) -> Result<(Option<Value>, Vec<Change>), ScimError>,
+{
+    for _ in 0..WRITE_RETRIES {
+        let (resource, member_changes) = next(&group)?;
+        let mut changes = Vec::new();
+        if let Some(resource) = resource {
+            let input = mapping::group_input(&resource, &group.id);
+            changes.push(Change::UpdateGroup {
+                id: group.id.clone(),
+                input,
+                expected_version: Some(expected.unwrap_or(group.version)),
+            });
+        }
+        changes.extend(member_changes);
+        if changes.is_empty() {
+            return Ok(group);
+        }
+        match state.store.apply_changes(&ctx.directory.id, changes).await {
+            Ok(_) => return load(state, ctx, &group.id).await,
+            Err(StoreError::VersionMismatch { .. }) if expected.is_none() => {
+                group = load(state, ctx, &group.id).await?
+            }
+            Err(e) => return Err(conflict(e)),
+        }
+    }
+    Err(ScimError::new(
+        409,
+        None,
+        "the group is being changed concurrently; retry",
+    ))
+}
+
+pub async fn replace(
+    state: &AppState,
+    ctx: &ScimContext,
+    id: &str,
+    headers: &HeaderMap,
+    body: Value,
+    projection: &Projection,
+) -> Result<ScimReply, ScimError> {
+    let group = load(state, ctx, id).await?;
+    let expected = check_if_match(headers, group.version)?;
+    let schema = &ctx.schemas.groups;
+    let body = ctx.dialect.normalize_resource(body, schema);
+    let existing = Value::Object(group.raw_attributes.clone());
+    let ingested = ingest(KIND, &body, schema, Some(&existing))?;
+    // PUT replaces the whole resource: no `members` means no members.
+    let member_ids = check_members(state, ctx, ingested.members.as_deref().unwrap_or(&[])).await?;
+    let gid = group.id.clone();
+    let updated = write(state, ctx, group, expected, |_| {
+        Ok((
+            Some(ingested.resource.clone()),
+            vec![Change::SetMembers {
+                group: Ref::Id(gid.clone()),
+                users: user_refs(member_ids.clone()),
+            }],
+        ))
+    })
+    .await?;
+    reply(state, ctx, &updated, projection, StatusCode::OK).await
+}
+
+/// Membership changes of a PATCH, as service-layer changes.
+async fn member_changes(
+    state: &AppState,
+    ctx: &ScimContext,
+    group_id: &str,
+    ops: Vec<MemberChange>,
+) -> Result<Vec<Change>, ScimError> {
+    let gref = || Ref::Id(group_id.to_owned());
+    let mut changes = Vec::new();
+    for op in ops {
+        match op {
+            MemberChange::Add(ids) => {
+                check_user_ids(state, ctx, &ids).await?;
+                changes.extend(ids.into_iter().map(|u| Change::AddMember {
+                    group: gref(),
+                    user: Ref::Id(u),
+                }));
+            }
+            MemberChange::Remove(ids) => {
+                // Removing someone who is not (or no longer) a user is a no-op.
+                let found = state
+                    .store
+                    .scim_existing_users(&ctx.directory.id, &ids)
+                    .await
+                    .map_err(store_error)?;
+                changes.extend(ids.into_iter().filter(|u| found.contains(u)).map(|u| {
+                    Change::RemoveMember {
+                        group: gref(),
+                        user: Ref::Id(u),
+                    }
+                }));
+            }
+            MemberChange::RemoveAll => changes.push(Change::SetMembers {
+                group: gref(),
+                users: vec![],
+            }),
+            MemberChange::Replace(ids) => {
+                check_user_ids(state, ctx, &ids).await?;
+                changes.push(Change::SetMembers {
+                    group: gref(),
+                    users: user_refs(ids),
+                });
+            }
+            MemberChange::RemoveWhere(filter) => {
+                let members = state
+                    .store
+                    .scim_group_members(&[group_id.to_owned()])
+                    .await
+                    .map_err(store_error)?;
+                let schema = &ctx.schemas.groups;
+                let parent = rollcall_core::scim::path::AttrPath::new("members");
+                let mut seen = HashSet::new();
+                for (uid, display) in members.into_values().flatten() {
+                    let element = json!({"value": uid, "display": display, "type": "User"});
+                    if filter.matches_within(&parent, &element, schema) && seen.insert(uid.clone())
+                    {
+                        changes.push(Change::RemoveMember {
+                            group: gref(),
+                            user: Ref::Id(uid),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(changes)
+}
+
+pub async fn patch(
+    state: &AppState,
+    ctx: &ScimContext,
+    id: &str,
+    headers: &HeaderMap,
+    body: Value,
+    projection: &Projection,
+) -> Result<ScimReply, ScimError> {
+    let group = load(state, ctx, id).await?;
+    let expected = check_if_match(headers, group.version)?;
+    let schema = &ctx.schemas.groups;
+    let options = ctx.dialect.patch_options();
+    let ops = parse_patch(&ctx.dialect.normalize_patch(body), &options)?;
+    let (resource_ops, member_ops) = split_member_ops(ops, schema)?;
+    let memberships = member_changes(state, ctx, &group.id, member_ops).await?;
+    let updated = write(state, ctx, group, expected, |current| {
+        let mut resource = Value::Object(current.raw_attributes.clone());
+        let changed = apply_patch(&mut resource, &resource_ops, schema, &options)?;
+        Ok((changed.then_some(resource), memberships.clone()))
+    })
+    .await?;
+    reply(state, ctx, &updated, projection, StatusCode::OK).await
+}
+
+pub async fn delete(
+    state: &AppState,
+    ctx: &ScimContext,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<ScimReply, ScimError> {
+    let group = load(state, ctx, id).await?;
+    check_if_match(headers, group.version)?;
+    state
+        .store
+        .apply_change(&ctx.directory.id, Change::DeleteGroup(Ref::Id(group.id)))
+        .await
+        .map_err(store_error)?;
+    Ok(ScimReply::no_content())
+}
+
+pub async fn get(
+    state: &AppState,
+    ctx: &ScimContext,
+    id: &str,
+    headers: &HeaderMap,
+    projection: &Projection,
+) -> Result<ScimReply, ScimError> {
+    let group = load(state, ctx, id).await?;
+    if not_modified(headers, group.version) {
+        return Ok(ScimReply::not_modified(etag(group.version)));
+    }
+    reply(state, ctx, &group, projection, StatusCode::OK).await
+}
+
+// ---- HTTP handlers ----
+
+pub async fn list_handler(
+    State(state): State<AppState>,
+    ctx: ScimContext,
+    query: QueryPairs,
+) -> ScimResult {
+    let params = ListParams::from_pairs(Some(KIND), &query.0).map_err(|e| ctx.fail(e))?;
+    let (total, resources) = search(&state, &ctx, &params)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    Ok(ScimReply::ok(list_response(
+        total,
+        params.start_index,
+        resources,
+    )))
+}
+
+pub async fn search_handler(
+    State(state): State<AppState>,
+    ctx: ScimContext,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let params = ListParams::from_search(Some(KIND), &body).map_err(|e| ctx.fail(e))?;
+    let (total, resources) = search(&state, &ctx, &params)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    Ok(ScimReply::ok(list_response(
+        total,
+        params.start_index,
+        resources,
+    )))
+}
+
+pub async fn get_handler(
+    State(state): State<AppState>,
+    ctx: ScimContext,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: QueryPairs,
+) -> ScimResult {
+    let p = projection(&query).map_err(|e| ctx.fail(e))?;
+    get(&state, &ctx, &id, &headers, &p)
+        .await
+        .map_err(|e| ctx.fail(e))
+}
+
+pub async fn create_handler(
+    State(state): State<AppState>,
+    ctx: ScimContext,
+    query: QueryPairs,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let p = projection(&query).map_err(|e| ctx.fail(e))?;
+    create(&state, &ctx, body, &p)
+        .await
+        .map_err(|e| ctx.fail(e))
+}
+
+pub async fn replace_handler(
+    State(state): State<AppState>,
+    ctx: ScimContext,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: QueryPairs,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let p = projection(&query).map_err(|e| ctx.fail(e))?;
+    replace(&state, &ctx, &id, &headers, body, &p)
+        .await
+        .map_err(|e| ctx.fail(e))
+}
+
+pub async fn patch_handler(
+    State(state): State<AppState>,
+    ctx: ScimContext,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    query: QueryPairs,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let p = projection(&query).map_err(|e| ctx.fail(e))?;
+    patch(&state, &ctx, &id, &headers, body, &p)
+        .await
+        .map_err(|e| ctx.fail(e))
+}
+
+pub async fn delete_handler(
+    State(state): State<AppState>,
+    ctx: ScimContext,
+    Path((_, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ScimResult {
+    delete(&state, &ctx, &id, &headers)
+        .await
+        .map_err(|e| ctx.fail(e))
+}

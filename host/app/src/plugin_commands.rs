@@ -1,0 +1,277 @@
+//! `rollcall plugin …`: install, list, inspect and remove plugins, dry-run
+//! one, and scaffold a new plugin crate. The checks are the runtime's
+//! registry, the same the API uses.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use rollcall_runtime::registry::{self, RegistryError};
+use rollcall_runtime::{
+    InvocationContext, LifecycleEvent, Manifest, MemoryState, PluginKind, Runtime, RuntimeConfig,
+    SandboxPolicy,
+};
+use rollcall_store::Store;
+use serde_json::{Value, json};
+
+use crate::cli::PluginCommand;
+use crate::config::Config;
+use crate::output::Output;
+use crate::plugin_scaffold;
+
+/// The runtime for this process: platform policy from `ROLLCALL_PLUGIN_*`,
+/// compiled components cached in `<data_dir>/plugin-cache`.
+pub fn runtime(config: &Config) -> Result<Runtime> {
+    let policy = SandboxPolicy::from_lookup(&|name| std::env::var(name).ok())
+        .map_err(|e| anyhow!("invalid configuration: {e}"))?;
+    Runtime::new(RuntimeConfig {
+        policy,
+        cache_dir: Some(config.data_dir.join("plugin-cache")),
+    })
+}
+
+fn registry_error(e: RegistryError) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+pub async fn plugin(
+    store: &Store,
+    config: &Config,
+    out: Output,
+    command: PluginCommand,
+) -> Result<()> {
+    if let PluginCommand::New {
+        name,
+        kind,
+        dir,
+        sdk,
+    } = command
+    {
+        return new_plugin(out, &name, &kind, dir, sdk);
+    }
+    let runtime = runtime(config)?;
+    registry::install_builtins(&runtime, store)
+        .await
+        .map_err(registry_error)?;
+    match command {
+        PluginCommand::Install { path, manifest } => {
+            let wasm =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let manifest = match &manifest {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let (plugin, created) =
+                registry::install(&runtime, store, &wasm, manifest.as_deref(), "upload")
+                    .await
+                    .map_err(registry_error)?;
+            out.item(&plugin, || {
+                let verb = if created {
+                    "Installed"
+                } else {
+                    "Already installed:"
+                };
+                format!(
+                    "{verb} {}@{} ({}, {})\n  digest {}",
+                    plugin.plugin_id, plugin.version, plugin.kind, plugin.id, plugin.digest
+                )
+            });
+        }
+        PluginCommand::List => {
+            let plugins = store.list_plugins().await?;
+            out.table(
+                &plugins,
+                &["id", "plugin", "version", "kind", "source", "digest"],
+                |p| {
+                    vec![
+                        p.id.clone(),
+                        p.plugin_id.clone(),
+                        p.version.clone(),
+                        p.kind.clone(),
+                        p.source.clone(),
+                        p.digest[..19].to_owned(),
+                    ]
+                },
+            );
+        }
+        PluginCommand::Inspect { plugin } => {
+            let p = store
+                .get_plugin(&plugin)
+                .await?
+                .ok_or_else(|| anyhow!("plugin '{plugin}' not found"))?;
+            out.item(&p, || serde_json::to_string_pretty(&p).unwrap_or_default());
+        }
+        PluginCommand::Remove { plugin } => {
+            let found = store
+                .get_plugin(&plugin)
+                .await?
+                .ok_or_else(|| anyhow!("plugin '{plugin}' not found"))?;
+            if found.source == "builtin" {
+                bail!(
+                    "{}@{} is built in and cannot be removed",
+                    found.plugin_id,
+                    found.version
+                );
+            }
+            let removed = store.delete_plugin(&plugin).await?;
+            out.item(&json!({"id": removed.id, "deleted": true}), || {
+                format!(
+                    "Removed {}@{} ({})",
+                    removed.plugin_id, removed.version, removed.digest
+                )
+            });
+        }
+        PluginCommand::Run {
+            plugin,
+            config: cfg,
+            grant_hosts,
+            event,
+        } => {
+            run_plugin(
+                &runtime,
+                store,
+                out,
+                &plugin,
+                cfg.as_deref(),
+                grant_hosts,
+                event.as_deref(),
+            )
+            .await?;
+        }
+        PluginCommand::New { .. } => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+fn parse_json(what: &str, text: &str) -> Result<Value> {
+    serde_json::from_str(text).with_context(|| format!("{what} is not valid JSON"))
+}
+
+/// A dry run with in-memory state: a connector lists its first pages, a
+/// lifecycle action handles one event.
+async fn run_plugin(
+    runtime: &Runtime,
+    store: &Store,
+    out: Output,
+    key: &str,
+    config: Option<&str>,
+    grant_hosts: Vec<String>,
+    event: Option<&str>,
+) -> Result<()> {
+    let plugin = store
+        .get_plugin(key)
+        .await?
+        .ok_or_else(|| anyhow!("plugin '{key}' not found"))?;
+    let manifest: Manifest = registry::stored_manifest(&plugin).map_err(registry_error)?;
+    let config = parse_json("--config", config.unwrap_or("{}"))?;
+    let Value::Object(config) = config else {
+        bail!("--config must be a JSON object")
+    };
+    rollcall_runtime::schema::validate(&manifest.schema(), &Value::Object(config.clone()))
+        .map_err(|errors| {
+            anyhow!(
+                "config does not match the plugin's schema: {}",
+                errors.join("; ")
+            )
+        })?;
+    let loaded = runtime.load(&store.plugin_wasm(&plugin.digest).await?)?;
+    let ctx = InvocationContext {
+        installation_id: "plugin_installation_dry_run".into(),
+        organization_id: "org_dry_run".into(),
+        directory_id: None,
+        manifest: Arc::new(manifest.clone()),
+        granted_hosts: grant_hosts,
+        grant_limits: Default::default(),
+        config,
+        secrets: Default::default(),
+        credentials: Default::default(),
+        state: Arc::new(MemoryState::default()),
+    };
+    let result = match manifest.kind {
+        PluginKind::Connector => {
+            let mut c = runtime.connector(&loaded, ctx).await?;
+            c.validate_config().await?;
+            let users = c.list_users(None, 100).await?;
+            let groups = c.list_groups(None, 100).await?;
+            json!({
+                "plugin": plugin.plugin_id,
+                "users": users.items.iter().map(|u| json!({"idp_id": u.idp_id, "email": u.email, "state": u.state})).collect::<Vec<_>>(),
+                "more_users": users.next_cursor.is_some(),
+                "groups": groups.items.iter().map(|g| json!({"idp_id": g.idp_id, "name": g.name})).collect::<Vec<_>>(),
+                "notes": c.notes(),
+            })
+        }
+        PluginKind::Lifecycle => {
+            let data = parse_json(
+                "--event",
+                event.unwrap_or(r#"{"id":"directory_user_example","email":"ada@example.com"}"#),
+            )?;
+            let event = LifecycleEvent {
+                id: "event_dry_run".into(),
+                event_type: "dsync.user.created".into(),
+                organization_id: "org_dry_run".into(),
+                directory_id: None,
+                created_at_micros: rollcall_core::Timestamp::now().as_micros(),
+                data,
+                previous_attributes: None,
+                idempotency_key: "event_dry_run:plugin_installation_dry_run".into(),
+                attempt: 1,
+            };
+            let mut a = runtime.lifecycle(&loaded, ctx).await?;
+            a.validate_config().await?;
+            let outcome = a.handle(&event).await?;
+            json!({"plugin": plugin.plugin_id, "outcome": outcome, "notes": a.notes()})
+        }
+    };
+    out.item(&result, || {
+        serde_json::to_string_pretty(&result).unwrap_or_default()
+    });
+    Ok(())
+}
+
+fn new_plugin(
+    out: Output,
+    name: &str,
+    kind: &str,
+    dir: Option<PathBuf>,
+    sdk: Option<PathBuf>,
+) -> Result<()> {
+    let kind = PluginKind::parse(kind)
+        .ok_or_else(|| anyhow!("--kind must be connector or lifecycle, got '{kind}'"))?;
+    if !rollcall_runtime::manifest::is_valid_plugin_id(name) {
+        bail!(
+            "plugin name '{name}' must be 1 to 64 characters of a-z, 0-9 and '-', starting with a letter"
+        );
+    }
+    let target = dir.unwrap_or_else(|| PathBuf::from(".")).join(name);
+    if target.exists() {
+        bail!("{} already exists", target.display());
+    }
+    let sdk = match sdk {
+        Some(p) => p,
+        None => plugin_scaffold::default_sdk_path().ok_or_else(|| {
+            anyhow!("cannot find rollcall-plugin-sdk; pass --sdk PATH/TO/rollcall/plugin-sdk")
+        })?,
+    };
+    let sdk = std::fs::canonicalize(&sdk)
+        .with_context(|| format!("SDK not found at {}", sdk.display()))?;
+    if !sdk.join("Cargo.toml").exists() {
+        bail!(
+            "{} is not the rollcall-plugin-sdk crate (no Cargo.toml)",
+            sdk.display()
+        );
+    }
+    plugin_scaffold::write(&target, name, kind, &sdk)?;
+    out.item(&json!({"created": target, "kind": kind.as_str()}), || {
+        format!(
+            "Created {kind} plugin {name} in {dir}\n\n  cd {dir}\n  cargo test\n  cargo build --release --target wasm32-wasip2\n  rollcall plugin install target/wasm32-wasip2/release/{file}.wasm",
+            kind = kind.as_str(),
+            dir = target.display(),
+            file = name.replace('-', "_")
+        )
+    });
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! Plugins shipped inside the binary, built from `plugins/` by this
+//! crate's build script.
+
+/// One embedded plugin.
+pub struct Builtin {
+    /// The plugin id in its manifest.
+    pub id: &'static str,
+    /// The component.
+    pub wasm: &'static [u8],
+}
+
+/// Every built-in plugin. Their manifests are embedded in the components.
+pub const BUILTINS: &[Builtin] = &[
+    Builtin { id: "static-directory", wasm: include_bytes!(concat!(env!("OUT_DIR"), "/static_directory.wasm")) },
+    Builtin { id: "http-action", wasm: include_bytes!(concat!(env!("OUT_DIR"), "/http_action.wasm")) },
+];
+
+/// The built-in with this id.
+pub fn builtin(id: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.id == id)
+}
+
+/// Test guests, for the containment tests (feature `test-guests`).
+#[cfg(feature = "test-guests")]
+pub mod test_guests {
+    /// Misbehaves on request; see `plugins/testing/misbehaving`.
+    pub const MISBEHAVING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/misbehaving.wasm"));
+}

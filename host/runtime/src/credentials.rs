@@ -1,0 +1,215 @@
+//! Credential injection: an installation binds stored credentials to a
+//! manifest's credential slot, and the host adds `Authorization` to
+//! requests for that slot's hosts. Static bearer and basic credentials are
+//! used as they are; OAuth2 client-credentials and JWT-bearer grants
+//! (Google service accounts) are exchanged for access tokens, cached until
+//! shortly before they expire. Guests never see any of it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::manifest::CredentialKind;
+use crate::outbound;
+use crate::policy::SandboxPolicy;
+
+/// Tokens are refreshed this long before they expire.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// Lifetime asked for in a JWT-bearer assertion.
+const ASSERTION_LIFETIME_SECS: u64 = 3600;
+
+/// A stored credential. `Debug` never prints secret material.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Credential {
+    Bearer { token: String },
+    Basic { username: String, password: String },
+    Oauth2ClientCredentials {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        #[serde(default)]
+        scope: Option<String>,
+    },
+    /// RFC 7523 JWT-bearer grant signed with RS256, as Google service
+    /// accounts use: `private_key` is the PKCS#8 PEM from the key file.
+    JwtBearer {
+        token_url: String,
+        client_email: String,
+        private_key: String,
+        #[serde(default)]
+        scope: Option<String>,
+        /// User to act as (domain-wide delegation).
+        #[serde(default)]
+        subject: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential::{:?}(..)", self.kind())
+    }
+}
+
+impl Credential {
+    pub fn kind(&self) -> CredentialKind {
+        match self {
+            Credential::Bearer { .. } => CredentialKind::Bearer,
+            Credential::Basic { .. } => CredentialKind::Basic,
+            Credential::Oauth2ClientCredentials { .. } => CredentialKind::Oauth2ClientCredentials,
+            Credential::JwtBearer { .. } => CredentialKind::JwtBearer,
+        }
+    }
+
+    /// Checks the fields that can be checked without a network call.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Credential::JwtBearer { private_key, .. } => {
+                rsa_key(private_key).map(|_| ())
+            }
+            Credential::Oauth2ClientCredentials { token_url, .. } if !token_url.starts_with("https://") && !token_url.starts_with("http://") => {
+                Err("token_url must be an http(s) URL".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn fingerprint(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(json).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+static TOKENS: Mutex<Option<HashMap<String, (String, Instant)>>> = Mutex::new(None);
+
+fn cached(key: &str) -> Option<String> {
+    let tokens = TOKENS.lock().ok()?;
+    let (token, expires) = tokens.as_ref()?.get(key)?;
+    (Instant::now() + REFRESH_MARGIN < *expires).then(|| token.clone())
+}
+
+fn remember(key: String, token: String, expires_in: Duration) {
+    if let Ok(mut tokens) = TOKENS.lock() {
+        tokens.get_or_insert_with(HashMap::new).insert(key, (token, Instant::now() + expires_in));
+    }
+}
+
+/// The `Authorization` value for a request, fetching or refreshing a
+/// token when the credential is a grant.
+pub(crate) async fn authorization(credential: &Credential, scope_key: &str, policy: &SandboxPolicy) -> Result<String, String> {
+    match credential {
+        Credential::Bearer { token } => Ok(format!("Bearer {token}")),
+        Credential::Basic { username, password } => {
+            Ok(format!("Basic {}", STANDARD.encode(format!("{username}:{password}"))))
+        }
+        grant => {
+            let key = format!("{scope_key}:{}", grant.fingerprint());
+            if let Some(token) = cached(&key) {
+                return Ok(format!("Bearer {token}"));
+            }
+            let (token, expires_in) = fetch_token(grant, policy).await?;
+            remember(key, token.clone(), expires_in);
+            Ok(format!("Bearer {token}"))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+async fn fetch_token(grant: &Credential, policy: &SandboxPolicy) -> Result<(String, Duration), String> {
+    let (url, form) = match grant {
+        Credential::Oauth2ClientCredentials { token_url, client_id, client_secret, scope } => {
+            let mut form = vec![
+                ("grant_type", "client_credentials".to_owned()),
+                ("client_id", client_id.clone()),
+                ("client_secret", client_secret.clone()),
+            ];
+            if let Some(s) = scope {
+                form.push(("scope", s.clone()));
+            }
+            (token_url, form)
+        }
+        Credential::JwtBearer { token_url, client_email, private_key, scope, subject } => {
+            let assertion = jwt_assertion(token_url, client_email, private_key, scope.as_deref(), subject.as_deref())?;
+            (
+                token_url,
+                vec![
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned()),
+                    ("assertion", assertion),
+                ],
+            )
+        }
+        _ => return Err("not a token grant".into()),
+    };
+    let body: String = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", outbound::form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let (status, bytes) = outbound::post_form(url, body, policy).await?;
+    if !(200..300).contains(&status) {
+        return Err(format!("token endpoint answered HTTP {status}"));
+    }
+    let token: TokenResponse = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("token endpoint answered unexpected JSON: {e}"))?;
+    Ok((token.access_token, Duration::from_secs(token.expires_in.unwrap_or(3600))))
+}
+
+fn rsa_key(pem: &str) -> Result<ring::signature::RsaKeyPair, String> {
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = STANDARD
+        .decode(body)
+        .map_err(|_| "private_key is not a PEM-encoded key".to_owned())?;
+    ring::signature::RsaKeyPair::from_pkcs8(&der)
+        .map_err(|e| format!("private_key is not a PKCS#8 RSA key: {e}"))
+}
+
+/// An RS256-signed assertion for the JWT-bearer grant (RFC 7523).
+pub(crate) fn jwt_assertion(
+    audience: &str,
+    issuer: &str,
+    private_key: &str,
+    scope: Option<&str>,
+    subject: Option<&str>,
+) -> Result<String, String> {
+    let key = rsa_key(private_key)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut claims = serde_json::json!({
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ASSERTION_LIFETIME_SECS,
+    });
+    if let Some(s) = scope {
+        claims["scope"] = s.into();
+    }
+    if let Some(s) = subject {
+        claims["sub"] = s.into();
+    }
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signing_input = format!("{header}.{payload}");
+    let mut signature = vec![0; key.public().modulus_len()];
+    key.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut signature,
+    )
+    .map_err(|_| "cannot sign the JWT assertion".to_owned())?;
+    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+}

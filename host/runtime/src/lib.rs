@@ -1,0 +1,38 @@
+//! Rollcall's plugin runtime, the only crate that knows wasmtime.
+//!
+//! Plugins are WebAssembly components written against the versioned
+//! `rollcall:plugin` WIT contract (`wit/`). This crate compiles and caches
+//! them ([`engine`]), checks which world they implement ([`bindings`]),
+//! runs each invocation in a fresh sandboxed store ([`invoke`]) under one
+//! [`SandboxPolicy`] ([`policy`]), and provides the host imports: logging,
+//! config, secrets, state ([`imports`]) and filtered outgoing HTTP with
+//! credential injection ([`outbound`], [`credentials`]). Manifests
+//! (`plugin.toml`) and config schemas are parsed in [`manifest`] and
+//! [`schema`].
+
+mod bindings;
+pub mod builtin;
+mod context;
+mod convert;
+pub mod credentials;
+mod engine;
+mod error;
+mod host_state;
+pub mod hosts;
+mod imports;
+pub mod manifest;
+mod invoke;
+mod outbound;
+pub mod policy;
+pub mod registry;
+pub mod schema;
+mod store_state;
+
+pub use bindings::{CONNECTOR_EXPORT, LIFECYCLE_EXPORT};
+pub use context::{InvocationContext, MemoryState, StateBackend, StateError, StateScope, BoxFuture, check_quota};
+pub use convert::{Change, ChangePage, LifecycleEvent, Membership, Outcome, Page, PluginInfo};
+pub use engine::{EPOCH_TICK, digest};
+pub use error::{InstallError, InvokeError, PluginError};
+pub use invoke::{ConnectorInstance, LifecycleInstance, LoadedPlugin, Runtime, RuntimeConfig};
+pub use manifest::{Manifest, PluginKind};
+pub use policy::SandboxPolicy;

@@ -1,0 +1,249 @@
+//! Plugin installations: a connector bound to a directory, or a lifecycle
+//! action bound to an organization (optionally one directory), each with
+//! its config, grants, and sealed secrets and credentials. Config and
+//! grants are checked against the plugin's manifest by the caller (the
+//! runtime knows manifests); this module stores and scopes them.
+
+use rollcall_core::Timestamp;
+use rollcall_core::ids::{IdKind, new_id};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::AssertSqlSafe;
+use sqlx::types::Json;
+use utoipa::ToSchema;
+
+use crate::backend::Store;
+use crate::error::StoreError;
+
+/// Largest sealed secrets + credentials of one installation, in bytes.
+pub const MAX_INSTALLATION_SECRETS_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct NewInstallation {
+    pub organization_id: String,
+    pub directory_id: Option<String>,
+    pub plugin_digest: String,
+    pub plugin_id: String,
+    pub kind: String,
+    pub config: Map<String, Value>,
+    pub grants: Value,
+    pub secrets: Map<String, Value>,
+    pub credentials: Map<String, Value>,
+}
+
+/// An installation as the API shows it: names of secrets, never values.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PluginInstallation {
+    #[schema(value_type = String, example = "plugin_installation")]
+    pub object: &'static str,
+    pub id: String,
+    pub organization_id: String,
+    pub directory_id: Option<String>,
+    pub plugin_digest: String,
+    pub plugin_id: String,
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// Granted hosts and limits: `{"hosts": [...], "limits": {...}}`.
+    #[schema(value_type = Object)]
+    pub grants: Value,
+    pub secret_names: Vec<String>,
+    pub credential_names: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Decrypted secrets and credentials of an installation, for the runtime.
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+pub struct InstallationSecrets {
+    #[serde(default)]
+    pub secrets: Map<String, Value>,
+    #[serde(default)]
+    pub credentials: Map<String, Value>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    organization_id: String,
+    directory_id: Option<String>,
+    plugin_digest: String,
+    plugin_id: String,
+    kind: String,
+    config: Json<Map<String, Value>>,
+    grants: Json<Value>,
+    secret_names: Json<Vec<String>>,
+    credential_names: Json<Vec<String>>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const COLUMNS: &str = "id, organization_id, directory_id, plugin_digest, plugin_id, kind, config, grants, \
+                       secret_names, credential_names, created_at, updated_at";
+
+impl From<Row> for PluginInstallation {
+    fn from(r: Row) -> Self {
+        PluginInstallation {
+            object: "plugin_installation",
+            id: r.id,
+            organization_id: r.organization_id,
+            directory_id: r.directory_id,
+            plugin_digest: r.plugin_digest,
+            plugin_id: r.plugin_id,
+            kind: r.kind,
+            config: r.config.0,
+            grants: r.grants.0,
+            secret_names: r.secret_names.0,
+            credential_names: r.credential_names.0,
+            created_at: Timestamp::from_micros(r.created_at),
+            updated_at: Timestamp::from_micros(r.updated_at),
+        }
+    }
+}
+
+impl Store {
+    pub async fn create_plugin_installation(
+        &self,
+        new: NewInstallation,
+    ) -> Result<PluginInstallation, StoreError> {
+        if self.get_organization(&new.organization_id).await?.is_none() {
+            return Err(StoreError::NotFound("organization"));
+        }
+        if let Some(dir) = &new.directory_id {
+            let directory = self
+                .get_directory(dir)
+                .await?
+                .ok_or(StoreError::NotFound("directory"))?;
+            if directory.organization_id != new.organization_id {
+                return Err(StoreError::NotFound("directory"));
+            }
+        }
+        if self.get_plugin(&new.plugin_digest).await?.is_none() {
+            return Err(StoreError::NotFound("plugin"));
+        }
+        let id = new_id(IdKind::PluginInstallation);
+        let secret_names: Vec<String> = new.secrets.keys().cloned().collect();
+        let credential_names: Vec<String> = new.credentials.keys().cloned().collect();
+        let sealed = if secret_names.is_empty() && credential_names.is_empty() {
+            None
+        } else {
+            let plain = serde_json::to_vec(&InstallationSecrets {
+                secrets: new.secrets,
+                credentials: new.credentials,
+            })
+            .map_err(|e| StoreError::Internal(format!("installation secrets: {e}")))?;
+            if plain.len() > MAX_INSTALLATION_SECRETS_BYTES {
+                return Err(StoreError::Invalid(format!(
+                    "secrets and credentials are larger than {MAX_INSTALLATION_SECRETS_BYTES} bytes"
+                )));
+            }
+            Some(self.master_key.seal(&plain, id.as_bytes()))
+        };
+        let now = Timestamp::now().as_micros();
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, |conn| {
+            sqlx::query(
+                "INSERT INTO plugin_installations (id, organization_id, directory_id, plugin_digest, plugin_id, \
+                 kind, config, grants, secret_names, credential_names, sealed, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+            )
+            .bind(&id)
+            .bind(&new.organization_id)
+            .bind(&new.directory_id)
+            .bind(&new.plugin_digest)
+            .bind(&new.plugin_id)
+            .bind(&new.kind)
+            .bind(Json(&new.config))
+            .bind(Json(&new.grants))
+            .bind(Json(&secret_names))
+            .bind(Json(&credential_names))
+            .bind(&sealed)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        });
+        tx.commit().await?;
+        self.get_plugin_installation(&id)
+            .await?
+            .ok_or(StoreError::NotFound("plugin installation"))
+    }
+
+    pub async fn get_plugin_installation(
+        &self,
+        id: &str,
+    ) -> Result<Option<PluginInstallation>, StoreError> {
+        let row: Option<Row> = on_read!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM plugin_installations WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(PluginInstallation::from))
+    }
+
+    /// Installations, optionally of one organization and/or directory.
+    pub async fn list_plugin_installations(
+        &self,
+        organization_id: Option<&str>,
+        directory_id: Option<&str>,
+    ) -> Result<Vec<PluginInstallation>, StoreError> {
+        let rows: Vec<Row> = on_read!(self, |pool| {
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM plugin_installations \
+                 WHERE ($1 IS NULL OR organization_id = $1) AND ($2 IS NULL OR directory_id = $2) ORDER BY id"
+            )))
+            .bind(organization_id)
+            .bind(directory_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(PluginInstallation::from).collect())
+    }
+
+    /// Removes an installation and its state.
+    pub async fn delete_plugin_installation(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let deleted = on_tx!(&mut tx, |conn| {
+            sqlx::query("DELETE FROM plugin_state WHERE installation_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM plugin_installations WHERE id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+        });
+        if deleted == 0 {
+            return Err(StoreError::NotFound("plugin installation"));
+        }
+        tx.commit().await
+    }
+
+    /// Decrypted secrets and credentials. For the runtime; never for the API.
+    pub async fn plugin_installation_secrets(
+        &self,
+        id: &str,
+    ) -> Result<InstallationSecrets, StoreError> {
+        let sealed: Option<Option<Vec<u8>>> = on_read!(self, |pool| {
+            sqlx::query_scalar("SELECT sealed FROM plugin_installations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        match sealed {
+            None => Err(StoreError::NotFound("plugin installation")),
+            Some(None) => Ok(InstallationSecrets::default()),
+            Some(Some(bytes)) => {
+                let plain = self
+                    .master_key
+                    .open(&bytes, id.as_bytes())
+                    .map_err(|e| StoreError::Internal(format!("installation secrets: {e}")))?;
+                serde_json::from_slice(&plain)
+                    .map_err(|e| StoreError::Internal(format!("installation secrets: {e}")))
+            }
+        }
+    }
+}
