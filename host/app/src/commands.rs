@@ -160,8 +160,11 @@ pub async fn directory(
                 }
                 for t in &tokens {
                     s.push_str(&format!(
-                        "\n  token {}  …{}  {:?}  created {}",
-                        t.id, t.suffix, t.status, t.created_at.to_rfc3339()
+                        "\n  token {}  …{}  {}  created {}",
+                        t.id,
+                        t.suffix,
+                        format!("{:?}", t.status).to_lowercase(),
+                        t.created_at.to_rfc3339()
                     ));
                 }
                 s
