@@ -1056,7 +1056,7 @@ async fn request_log_redacts_patch_password_value(backend: Backend) {
 /// host/store/src/directory_state/members.rs) leave the group row alone, so
 /// a client holding the old ETag gets 304 for a changed group and
 /// `meta.lastModified gt` filters miss membership changes.
-async fn bug_group_version_ignores_membership(backend: Backend) {
+async fn group_version_follows_membership(backend: Backend) {
     let app = TestApp::new(backend).await;
     let c = ScimClient::setup(&app, "generic-scim-v2", None).await;
     let u = c.post("/Users", user("m@x.com")).await.id();
@@ -1309,7 +1309,7 @@ both_backends!(
     errors_are_scim_errors,
     request_log_is_redacted,
     request_log_redacts_patch_password_value,
-    bug_group_version_ignores_membership,
+    group_version_follows_membership,
     custom_extension_round_trips,
     scim_v1_basics,
 );

@@ -241,6 +241,10 @@ where
     for _ in 0..WRITE_RETRIES {
         let (resource, member_changes) = next(&group)?;
         let mut changes = Vec::new();
+        // With If-Match, the version is checked inside the write transaction
+        // even when only members change (an unchanged resource writes nothing).
+        let resource =
+            resource.or_else(|| expected.map(|_| Value::Object(group.raw_attributes.clone())));
         if let Some(resource) = resource {
             let input = mapping::group_input(&resource, &group.id);
             changes.push(Change::UpdateGroup {

@@ -105,6 +105,30 @@ impl Writer<'_> {
         Ok(Outcome::MembersSet { added, removed })
     }
 
+    /// A membership change is a change of both the group (its members) and
+    /// the user (its groups): bump their versions and `updated_at`, so ETags
+    /// and `meta.lastModified` see it. The membership events describe it.
+    async fn touch(&mut self, group_id: &str, user_id: &str) -> Result<(), StoreError> {
+        let now = self.now.as_micros();
+        on_tx!(&mut *self.tx, |conn| {
+            sqlx::query(
+                "UPDATE directory_groups SET version = version + 1, updated_at = $2 WHERE id = $1",
+            )
+            .bind(group_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "UPDATE directory_users SET version = version + 1, updated_at = $2 WHERE id = $1",
+            )
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        });
+        Ok(())
+    }
+
     async fn insert_membership(
         &mut self,
         group_id: &str,
@@ -123,6 +147,9 @@ impl Writer<'_> {
             .await?
             .rows_affected()
         });
+        if n > 0 {
+            self.touch(group_id, user_id).await?;
+        }
         Ok(n > 0)
     }
 
@@ -139,6 +166,9 @@ impl Writer<'_> {
                 .await?
                 .rows_affected()
         });
+        if n > 0 {
+            self.touch(group_id, user_id).await?;
+        }
         Ok(n > 0)
     }
 
