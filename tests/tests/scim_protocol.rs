@@ -410,6 +410,30 @@ async fn pagination_and_sorting(backend: Backend) {
     c.get("/Users?sortOrder=sideways")
         .await
         .expect_error(400, None);
+    // Any attribute can be the sort key: title (low/high), then users
+    // without a title sort last.
+    let mut untitled = user("z@p.com");
+    untitled.as_object_mut().unwrap().remove("title");
+    c.post("/Users", untitled).await.expect(201);
+    let r = c.get("/Users?sortBy=title&count=20").await;
+    let body = r.expect(200);
+    let titles: Vec<Value> = body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["title"].clone())
+        .collect();
+    assert_eq!(titles.iter().filter(|t| **t == json!("high")).count(), 4);
+    assert_eq!(
+        titles[..4],
+        [json!("high"), json!("high"), json!("high"), json!("high")]
+    );
+    assert_eq!(titles[4..7], [json!("low"), json!("low"), json!("low")]);
+    assert_eq!(titles[7], Value::Null, "users without a title sort last");
+    let r = c
+        .get("/Users?sortBy=name.givenName&sortOrder=descending&count=1&filter=title%20pr")
+        .await;
+    assert_eq!(r.expect(200)["totalResults"], json!(7));
 }
 
 async fn attribute_projection(backend: Backend) {

@@ -47,6 +47,9 @@ pub enum SortKey {
     GroupName,
     Created,
     LastModified,
+    /// Any other attribute: the caller computes each resource's key, and the
+    /// directory is streamed (sort keys and ids only are kept).
+    Computed,
 }
 
 impl SortKey {
@@ -59,6 +62,7 @@ impl SortKey {
             SortKey::GroupName => "COALESCE(t.name_key, '')",
             SortKey::Created => "t.created_at",
             SortKey::LastModified => "t.updated_at",
+            SortKey::Computed => "t.id",
         }
     }
 }
@@ -123,6 +127,7 @@ impl Kind for DirectoryUser {
             SortKey::GroupName => String::new(),
             SortKey::Created => format!("{:020}", self.created_at.as_micros()),
             SortKey::LastModified => format!("{:020}", self.updated_at.as_micros()),
+            SortKey::Computed => String::new(),
         }
     }
     fn pushdown_sql(p: &Pushdown, sql: &mut Sql) -> Result<(), StoreError> {
@@ -174,6 +179,7 @@ impl Kind for DirectoryGroup {
             SortKey::Username => String::new(),
             SortKey::Created => format!("{:020}", self.created_at.as_micros()),
             SortKey::LastModified => format!("{:020}", self.updated_at.as_micros()),
+            SortKey::Computed => String::new(),
         }
     }
     fn pushdown_sql(p: &Pushdown, sql: &mut Sql) -> Result<(), StoreError> {
@@ -194,14 +200,16 @@ impl Kind for DirectoryGroup {
 }
 
 impl Store {
-    /// A page of a directory's users matching `query` and `matches`.
+    /// A page of a directory's users matching `query` and `matches`;
+    /// `sort_by` computes keys for [`SortKey::Computed`].
     pub async fn scim_list_users(
         &self,
         directory_id: &str,
         query: &ScimQuery,
         matches: &(dyn Fn(&DirectoryUser) -> bool + Sync),
+        sort_by: &(dyn Fn(&DirectoryUser) -> String + Sync),
     ) -> Result<ScimPage<DirectoryUser>, StoreError> {
-        self.scim_list::<DirectoryUser>(directory_id, query, matches)
+        self.scim_list::<DirectoryUser>(directory_id, query, matches, sort_by)
             .await
     }
 
@@ -211,8 +219,9 @@ impl Store {
         directory_id: &str,
         query: &ScimQuery,
         matches: &(dyn Fn(&DirectoryGroup) -> bool + Sync),
+        sort_by: &(dyn Fn(&DirectoryGroup) -> String + Sync),
     ) -> Result<ScimPage<DirectoryGroup>, StoreError> {
-        self.scim_list::<DirectoryGroup>(directory_id, query, matches)
+        self.scim_list::<DirectoryGroup>(directory_id, query, matches, sort_by)
             .await
     }
 
@@ -221,7 +230,12 @@ impl Store {
         directory_id: &str,
         query: &ScimQuery,
         matches: &(dyn Fn(&K) -> bool + Sync),
+        sort_by: &(dyn Fn(&K) -> String + Sync),
     ) -> Result<ScimPage<K>, StoreError> {
+        let key_of = |item: &K, key: SortKey| match key {
+            SortKey::Computed => sort_by(item),
+            k => item.sort_value(k),
+        };
         if let Some(p) = &query.pushdown {
             let mut sql = Sql::new(&format!(
                 "SELECT {} FROM {} t WHERE t.directory_id = $1",
@@ -241,13 +255,15 @@ impl Store {
                         found.push(item);
                     }
                 }
-                return Ok(window_in_memory(found, query));
+                return Ok(window_in_memory(found, query, &key_of));
             }
         }
-        if !query.filtered {
+        if !query.filtered && query.sort != Some(SortKey::Computed) {
             return self.sql_window::<K>(directory_id, query).await;
         }
-        self.scan::<K>(directory_id, query, matches).await
+        let all = |_: &K| true;
+        let matches: &(dyn Fn(&K) -> bool + Sync) = if query.filtered { matches } else { &all };
+        self.scan::<K>(directory_id, query, matches, &key_of).await
     }
 
     async fn fetch_rows<K: Kind>(&self, sql: Sql) -> Result<Vec<K::Row>, StoreError> {
@@ -313,6 +329,7 @@ impl Store {
         directory_id: &str,
         query: &ScimQuery,
         matches: &(dyn Fn(&K) -> bool + Sync),
+        key_of: &(dyn Fn(&K, SortKey) -> String + Sync),
     ) -> Result<ScimPage<K>, StoreError> {
         let first = query.start_index.max(1) - 1;
         let mut total: u64 = 0;
@@ -337,7 +354,7 @@ impl Store {
                     continue;
                 }
                 if let Some(key) = query.sort {
-                    sort_keys.push((item.sort_value(key), item.id().to_owned()));
+                    sort_keys.push((key_of(&item, key), item.id().to_owned()));
                 } else if total >= first && (window.len() as u64) < query.count {
                     window.push(item);
                 }
@@ -398,9 +415,13 @@ impl Store {
 }
 
 /// Sorting and windowing of an already-small candidate set.
-fn window_in_memory<K: Kind>(mut found: Vec<K>, query: &ScimQuery) -> ScimPage<K> {
+fn window_in_memory<K: Kind>(
+    mut found: Vec<K>,
+    query: &ScimQuery,
+    key_of: &dyn Fn(&K, SortKey) -> String,
+) -> ScimPage<K> {
     if let Some(key) = query.sort {
-        found.sort_by_cached_key(|item| (item.sort_value(key), item.id().to_owned()));
+        found.sort_by_cached_key(|item| (key_of(item, key), item.id().to_owned()));
         if query.descending {
             found.reverse();
         }

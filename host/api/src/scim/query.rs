@@ -20,6 +20,8 @@ pub const DEFAULT_COUNT: u64 = 100;
 /// Parsed list parameters.
 pub struct ListParams {
     pub filter: Option<Filter>,
+    /// The `sortBy` attribute when it has no index ([`SortKey::Computed`]).
+    pub sort_path: Option<AttrPath>,
     pub start_index: u64,
     pub count: u64,
     pub sort: Option<SortKey>,
@@ -36,7 +38,7 @@ fn int_param(name: &str, raw: &str) -> Result<i64, ScimError> {
     })
 }
 
-fn sort_key(kind: ResourceKind, raw: &str) -> Result<SortKey, ScimError> {
+fn sort_key(kind: ResourceKind, raw: &str) -> Result<(SortKey, AttrPath), ScimError> {
     let path =
         AttrPath::parse(raw).map_err(|e| ScimError::invalid_value(format!("sortBy: {e}")))?;
     let name = path.name.to_ascii_lowercase();
@@ -48,19 +50,9 @@ fn sort_key(kind: ResourceKind, raw: &str) -> Result<SortKey, ScimError> {
         (_, "externalid", None) => SortKey::ExternalId,
         (_, "meta", Some("created")) => SortKey::Created,
         (_, "meta", Some("lastmodified")) => SortKey::LastModified,
-        _ => {
-            let supported = match kind {
-                ResourceKind::User => "id, userName, externalId, meta.created, meta.lastModified",
-                ResourceKind::Group => {
-                    "id, displayName, externalId, meta.created, meta.lastModified"
-                }
-            };
-            return Err(ScimError::invalid_value(format!(
-                "sortBy '{raw}' is not supported; use one of {supported}"
-            )));
-        }
+        _ => SortKey::Computed,
     };
-    Ok(key)
+    Ok((key, path))
 }
 
 impl ListParams {
@@ -155,9 +147,12 @@ impl ListParams {
             Some(c) => (int_param("count", c)?.max(0) as u64).min(MAX_RESULTS),
             None => DEFAULT_COUNT,
         };
-        let sort = match (kind, sort_by.map(str::trim).filter(|s| !s.is_empty())) {
-            (Some(k), Some(s)) => Some(sort_key(k, s)?),
-            _ => None,
+        let (sort, sort_path) = match (kind, sort_by.map(str::trim).filter(|s| !s.is_empty())) {
+            (Some(k), Some(s)) => {
+                let (key, path) = sort_key(k, s)?;
+                (Some(key), (key == SortKey::Computed).then_some(path))
+            }
+            _ => (None, None),
         };
         let descending = match sort_order.map(|s| s.trim().to_ascii_lowercase()) {
             None => false,
@@ -172,6 +167,7 @@ impl ListParams {
         let projection = Projection::parse(attributes, excluded)?;
         Ok(ListParams {
             filter,
+            sort_path,
             start_index,
             count,
             sort,
@@ -294,5 +290,47 @@ fn assume_membership(filter: Filter, member: &str) -> Filter {
             Box::new(assume_membership(*b, member)),
         ),
         other => other,
+    }
+}
+
+/// The sort key of a resource for an attribute without an index: the value
+/// at `path` (a multi-valued attribute sorts by its primary value, else its
+/// first), lower-cased unless `caseExact`; resources without a value sort
+/// after those with one (RFC 7644 §3.4.2.3).
+pub fn computed_sort_key(view: &Value, path: &AttrPath, schema: &ResourceSchema) -> String {
+    use rollcall_core::scim::filter::AttrInfo;
+    let field = |v: &Value, name: &str| -> Option<Value> {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let container = match &path.uri {
+        Some(uri) if !rollcall_core::scim::path::is_core_schema_uri(uri) => field(view, uri),
+        _ => Some(view.clone()),
+    };
+    let pick = |v: Value| match v {
+        Value::Array(items) => items
+            .iter()
+            .find(|i| i.get("primary").is_some_and(|p| p == &Value::Bool(true)))
+            .or(items.first())
+            .cloned(),
+        other => Some(other),
+    };
+    let value = container
+        .and_then(|c| field(&c, &path.name))
+        .and_then(pick)
+        .and_then(|v| match &path.sub {
+            Some(sub) => field(&v, sub),
+            None if v.is_object() => field(&v, "value"),
+            None => Some(v),
+        });
+    match value {
+        None | Some(Value::Null) => "2".to_owned(),
+        Some(Value::String(s)) if schema.case_exact(path) => format!("1{s}"),
+        Some(Value::String(s)) => format!("1{}", s.to_lowercase()),
+        // Non-negative numbers in a width that keeps numeric order.
+        Some(Value::Number(n)) => format!("1{:030.6}", n.as_f64().unwrap_or(0.0) + 1e15),
+        Some(other) => format!("1{other}"),
     }
 }

@@ -112,9 +112,15 @@ pub async fn search(
             )
         })
     };
+    let sort_key = |x: &DirectoryUser| {
+        params.sort_path.as_ref().map_or_else(String::new, |p| {
+            let view = filter_view(&x.raw_attributes, &x.id, x.created_at, x.updated_at, "User");
+            crate::scim::query::computed_sort_key(&view, p, schema)
+        })
+    };
     let page = state
         .store
-        .scim_list_users(&ctx.directory.id, &query, &predicate)
+        .scim_list_users(&ctx.directory.id, &query, &predicate, &sort_key)
         .await
         .map_err(store_error)?;
     let resources = render_users(state, ctx, &page.items, &params.projection).await?;
