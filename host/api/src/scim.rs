@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod context;
 pub mod discovery;
 pub mod groups;
+pub mod handlers;
 pub mod query;
 pub mod rate_limit;
 pub mod request_log;
@@ -71,36 +72,37 @@ impl ScimState {
 }
 
 fn v2_routes(state: &AppState) -> Router<AppState> {
+    use handlers::{Groups, Users};
     Router::new()
         .route(
             "/scim/v2/{directory_id}/Users",
-            get(users::list_handler).post(users::create_handler),
+            get(handlers::list::<Users>).post(handlers::create::<Users>),
         )
         .route(
             "/scim/v2/{directory_id}/Users/.search",
-            post(users::search_handler),
+            post(handlers::search::<Users>),
         )
         .route(
             "/scim/v2/{directory_id}/Users/{id}",
-            get(users::get_handler)
-                .put(users::replace_handler)
-                .patch(users::patch_handler)
-                .delete(users::delete_handler),
+            get(handlers::get::<Users>)
+                .put(handlers::replace::<Users>)
+                .patch(handlers::patch::<Users>)
+                .delete(handlers::delete::<Users>),
         )
         .route(
             "/scim/v2/{directory_id}/Groups",
-            get(groups::list_handler).post(groups::create_handler),
+            get(handlers::list::<Groups>).post(handlers::create::<Groups>),
         )
         .route(
             "/scim/v2/{directory_id}/Groups/.search",
-            post(groups::search_handler),
+            post(handlers::search::<Groups>),
         )
         .route(
             "/scim/v2/{directory_id}/Groups/{id}",
-            get(groups::get_handler)
-                .put(groups::replace_handler)
-                .patch(groups::patch_handler)
-                .delete(groups::delete_handler),
+            get(handlers::get::<Groups>)
+                .put(handlers::replace::<Groups>)
+                .patch(handlers::patch::<Groups>)
+                .delete(handlers::delete::<Groups>),
         )
         .route(
             "/scim/v2/{directory_id}/.search",

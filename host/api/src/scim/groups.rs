@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use rollcall_core::directory_group::DirectoryGroup;
 use rollcall_core::ids::{IdKind, new_id};
@@ -19,15 +18,12 @@ use rollcall_store::directory_state::{Change, Outcome, Ref};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::extract::QueryPairs;
-use crate::scim::body::ScimBody;
 use crate::scim::context::ScimContext;
 use crate::scim::query::ListParams;
 use crate::scim::resources::{
-    WRITE_RETRIES, check_if_match, etag, filter_view, list_response, meta, not_modified,
+    WRITE_RETRIES, check_if_match, etag, filter_view, meta, not_modified,
 };
-use crate::scim::respond::{ScimReply, ScimResult, store_error};
-use crate::scim::users::projection;
+use crate::scim::respond::{ScimReply, store_error};
 
 const KIND: ResourceKind = ResourceKind::Group;
 
@@ -434,102 +430,4 @@ pub async fn get(
         return Ok(ScimReply::not_modified(etag(group.version)));
     }
     reply(state, ctx, &group, projection, StatusCode::OK).await
-}
-
-// ---- HTTP handlers ----
-
-pub async fn list_handler(
-    State(state): State<AppState>,
-    ctx: ScimContext,
-    query: QueryPairs,
-) -> ScimResult {
-    let params = ListParams::from_pairs(Some(KIND), &query.0).map_err(|e| ctx.fail(e))?;
-    let (total, resources) = search(&state, &ctx, &params)
-        .await
-        .map_err(|e| ctx.fail(e))?;
-    Ok(ScimReply::ok(list_response(
-        total,
-        params.start_index,
-        resources,
-    )))
-}
-
-pub async fn search_handler(
-    State(state): State<AppState>,
-    ctx: ScimContext,
-    ScimBody(body): ScimBody,
-) -> ScimResult {
-    let params = ListParams::from_search(Some(KIND), &body).map_err(|e| ctx.fail(e))?;
-    let (total, resources) = search(&state, &ctx, &params)
-        .await
-        .map_err(|e| ctx.fail(e))?;
-    Ok(ScimReply::ok(list_response(
-        total,
-        params.start_index,
-        resources,
-    )))
-}
-
-pub async fn get_handler(
-    State(state): State<AppState>,
-    ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    query: QueryPairs,
-) -> ScimResult {
-    let p = projection(&query).map_err(|e| ctx.fail(e))?;
-    get(&state, &ctx, &id, &headers, &p)
-        .await
-        .map_err(|e| ctx.fail(e))
-}
-
-pub async fn create_handler(
-    State(state): State<AppState>,
-    ctx: ScimContext,
-    query: QueryPairs,
-    ScimBody(body): ScimBody,
-) -> ScimResult {
-    let p = projection(&query).map_err(|e| ctx.fail(e))?;
-    create(&state, &ctx, body, &p)
-        .await
-        .map_err(|e| ctx.fail(e))
-}
-
-pub async fn replace_handler(
-    State(state): State<AppState>,
-    ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    query: QueryPairs,
-    ScimBody(body): ScimBody,
-) -> ScimResult {
-    let p = projection(&query).map_err(|e| ctx.fail(e))?;
-    replace(&state, &ctx, &id, &headers, body, &p)
-        .await
-        .map_err(|e| ctx.fail(e))
-}
-
-pub async fn patch_handler(
-    State(state): State<AppState>,
-    ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    query: QueryPairs,
-    ScimBody(body): ScimBody,
-) -> ScimResult {
-    let p = projection(&query).map_err(|e| ctx.fail(e))?;
-    patch(&state, &ctx, &id, &headers, body, &p)
-        .await
-        .map_err(|e| ctx.fail(e))
-}
-
-pub async fn delete_handler(
-    State(state): State<AppState>,
-    ctx: ScimContext,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> ScimResult {
-    delete(&state, &ctx, &id, &headers)
-        .await
-        .map_err(|e| ctx.fail(e))
 }
