@@ -277,7 +277,10 @@ mod tests {
         let keys = i.lookup_keys();
         assert_eq!(keys.username_key.as_deref(), Some("ada@acme.com"));
         assert_eq!(keys.external_id.as_deref(), Some("00u1"));
-        assert_eq!(keys.emails, ["ada@example.com", "ada@acme.com", "ada@home.org"]);
+        assert_eq!(
+            keys.emails,
+            ["ada@example.com", "ada@acme.com", "ada@home.org"]
+        );
     }
 
     #[test]
