@@ -10,7 +10,8 @@ use std::process::Command;
 const COMPONENTS: &[&str] = &["static_directory", "http_action", "misbehaving"];
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.join("../..");
     for dir in ["plugins", "plugin-sdk", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
@@ -21,23 +22,39 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(root.join("plugins"))
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     // Settings of the outer build must not leak into the plugin build.
     for var in [
-        "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_PRIMARY_PACKAGE", "CARGO_MANIFEST_DIR",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_MANIFEST_DIR",
     ] {
         command.env_remove(var);
     }
-    let status = command.status().unwrap_or_else(|e| panic!("cannot run cargo to build plugins/: {e}"));
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build plugins/: {e}"));
     if !status.success() {
         panic!(
             "building plugins/ for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`); see the output above"
         );
     }
     for name in COMPONENTS {
-        let built = target_dir.join("wasm32-wasip2/release").join(format!("{name}.wasm"));
+        let built = target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{name}.wasm"));
         std::fs::copy(&built, out_dir.join(format!("{name}.wasm")))
             .unwrap_or_else(|e| panic!("{} was not built: {e}", built.display()));
     }

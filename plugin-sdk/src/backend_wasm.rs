@@ -1,7 +1,9 @@
 //! The real host: the generated imports and `wasi:http`, inside Rollcall.
 
 use wasip2::http::outgoing_handler;
-use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+use wasip2::http::types::{
+    ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
 use wasip2::io::streams::StreamError;
 
 use crate::PluginError;
@@ -60,12 +62,24 @@ pub(crate) fn state_list(prefix: &str, limit: u32) -> Result<Vec<String>, HostFa
     state::list_keys(prefix, limit).map_err(Into::into)
 }
 
+/// The error code's name, e.g. `HttpRequestDenied`.
+fn code_name(code: &ErrorCode) -> String {
+    let debug = format!("{code:?}");
+    debug
+        .strip_prefix("ErrorCode::")
+        .unwrap_or(&debug)
+        .to_owned()
+}
+
 fn http_error(code: &ErrorCode) -> PluginError {
     match code {
         ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
-            PluginError::permanent(format!("request refused by the host sandbox ({code:?})"))
+            PluginError::permanent(format!(
+                "request refused by the host sandbox ({})",
+                code_name(code)
+            ))
         }
-        other => PluginError::transient(format!("HTTP request failed: {other:?}")),
+        other => PluginError::transient(format!("HTTP request failed: {}", code_name(other))),
     }
 }
 
@@ -84,24 +98,39 @@ fn method(name: &str) -> Method {
 
 pub(crate) fn http_send(request: &Request) -> Result<Response, PluginError> {
     let (scheme, authority, path) = split_url(&request.url)?;
-    let headers: Vec<(String, Vec<u8>)> = request.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())).collect();
-    let fields = Fields::from_list(&headers).map_err(|e| PluginError::permanent(format!("invalid header: {e:?}")))?;
+    let headers: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec()))
+        .collect();
+    let fields = Fields::from_list(&headers)
+        .map_err(|e| PluginError::permanent(format!("invalid header: {e:?}")))?;
     let outgoing = OutgoingRequest::new(fields);
     let invalid = |what: &str| PluginError::permanent(format!("invalid request {what}"));
-    outgoing.set_method(&method(&request.method)).map_err(|_| invalid("method"))?;
+    outgoing
+        .set_method(&method(&request.method))
+        .map_err(|_| invalid("method"))?;
     let scheme = match scheme {
         "https" => Scheme::Https,
         "http" => Scheme::Http,
         other => Scheme::Other(other.to_owned()),
     };
-    outgoing.set_scheme(Some(&scheme)).map_err(|_| invalid("scheme"))?;
-    outgoing.set_authority(Some(authority)).map_err(|_| invalid("authority"))?;
-    outgoing.set_path_with_query(Some(&path)).map_err(|_| invalid("path"))?;
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|_| invalid("scheme"))?;
+    outgoing
+        .set_authority(Some(authority))
+        .map_err(|_| invalid("authority"))?;
+    outgoing
+        .set_path_with_query(Some(&path))
+        .map_err(|_| invalid("path"))?;
     let body = outgoing.body().map_err(|_| invalid("body"))?;
     if let Some(bytes) = &request.body {
         let stream = body.write().map_err(|_| invalid("body"))?;
         for chunk in bytes.chunks(4096) {
-            stream.blocking_write_and_flush(chunk).map_err(|e| PluginError::transient(format!("writing the request body: {e:?}")))?;
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| PluginError::transient(format!("writing the request body: {e:?}")))?;
         }
         drop(stream);
     }
@@ -124,18 +153,29 @@ pub(crate) fn http_send(request: &Request) -> Result<Response, PluginError> {
         .into_iter()
         .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
         .collect();
-    let incoming = response.consume().map_err(|_| PluginError::transient("response body unavailable"))?;
-    let stream = incoming.stream().map_err(|_| PluginError::transient("response body unavailable"))?;
+    let incoming = response
+        .consume()
+        .map_err(|_| PluginError::transient("response body unavailable"))?;
+    let stream = incoming
+        .stream()
+        .map_err(|_| PluginError::transient("response body unavailable"))?;
     let mut body = Vec::new();
     loop {
         match stream.blocking_read(64 * 1024) {
             Ok(chunk) => body.extend_from_slice(&chunk),
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(e)) => {
-                return Err(PluginError::transient(format!("reading the response: {}", e.to_debug_string())));
+                return Err(PluginError::transient(format!(
+                    "reading the response: {}",
+                    e.to_debug_string()
+                )));
             }
         }
     }
     drop(stream);
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }

@@ -6,6 +6,7 @@ use crate::PluginError;
 
 /// A host refusal, as the host imports report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) enum HostFailure {
     Denied(String),
     QuotaExceeded(String),

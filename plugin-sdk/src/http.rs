@@ -73,7 +73,9 @@ pub fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
@@ -82,7 +84,13 @@ pub fn encode(value: &str) -> String {
 
 impl Request {
     pub fn new(method: &str, url: &str) -> Self {
-        Request { method: method.to_owned(), url: url.to_owned(), headers: Vec::new(), body: None, timeout: None }
+        Request {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            timeout: None,
+        }
     }
 
     /// Adds a header.
@@ -125,12 +133,16 @@ impl Request {
 impl Response {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body parsed as JSON.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
-        serde_json::from_slice(&self.body).map_err(|e| PluginError::permanent(format!("response is not the expected JSON: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| PluginError::permanent(format!("response is not the expected JSON: {e}")))
     }
 
     /// The body as text (lossy).
@@ -155,11 +167,17 @@ impl Response {
             401 | 403 => Err(PluginError::unauthorized(message)),
             404 => Err(PluginError::not_found(message)),
             429 | 503 => {
-                let wait = self.header("retry-after").and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_RETRY_AFTER);
+                let wait = self
+                    .header("retry-after")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(DEFAULT_RETRY_AFTER);
                 Err(PluginError::rate_limited(wait, message))
             }
             500..=599 => Err(PluginError::transient(message)),
-            _ => Err(PluginError::permanent(format!("{message}: {}", self.text().chars().take(200).collect::<String>()))),
+            _ => Err(PluginError::permanent(format!(
+                "{message}: {}",
+                self.text().chars().take(200).collect::<String>()
+            ))),
         }
     }
 
@@ -180,7 +198,12 @@ impl Response {
                 let p = p.trim().replace(' ', "");
                 p == "rel=\"next\"" || p == "rel=next"
             });
-            is_next.then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+            is_next.then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            })
         })
     }
 
@@ -199,13 +222,20 @@ impl Response {
 }
 
 /// Splits `scheme://authority/path?query`.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) fn split_url(url: &str) -> Result<(&str, &str, String), PluginError> {
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| PluginError::permanent(format!("invalid URL '{url}'")))?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| PluginError::permanent(format!("invalid URL '{url}'")))?;
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], rest[i..].to_owned()),
         None => (rest, "/".to_owned()),
     };
-    let path = if path.starts_with('?') { format!("/{path}") } else { path };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path
+    };
     if authority.is_empty() {
         return Err(PluginError::permanent(format!("invalid URL '{url}'")));
     }
@@ -218,22 +248,49 @@ mod tests {
 
     #[test]
     fn urls_split_and_queries_encode() {
-        assert_eq!(split_url("https://a.example/x?y=1").unwrap(), ("https", "a.example", "/x?y=1".to_owned()));
-        assert_eq!(split_url("http://a.example:8080").unwrap(), ("http", "a.example:8080", "/".to_owned()));
+        assert_eq!(
+            split_url("https://a.example/x?y=1").unwrap(),
+            ("https", "a.example", "/x?y=1".to_owned())
+        );
+        assert_eq!(
+            split_url("http://a.example:8080").unwrap(),
+            ("http", "a.example:8080", "/".to_owned())
+        );
         assert_eq!(split_url("https://a.example?q=1").unwrap().2, "/?q=1");
         assert!(split_url("nope").is_err());
-        let r = get("https://a.example/u").query("filter", "a b&c").query("n", "1");
+        let r = get("https://a.example/u")
+            .query("filter", "a b&c")
+            .query("n", "1");
         assert_eq!(r.url, "https://a.example/u?filter=a%20b%26c&n=1");
     }
 
     #[test]
     fn statuses_map_to_error_kinds() {
-        let r = |status| Response { status, headers: vec![], body: b"nope".to_vec() };
+        let r = |status| Response {
+            status,
+            headers: vec![],
+            body: b"nope".to_vec(),
+        };
         assert_eq!(r(200).error_for_status().unwrap().status, 200);
-        assert_eq!(r(401).error_for_status().unwrap_err(), PluginError::unauthorized("HTTP 401"));
-        assert_eq!(r(404).error_for_status().unwrap_err(), PluginError::not_found("HTTP 404"));
-        assert_eq!(r(503).error_for_status().unwrap_err(), PluginError::rate_limited(60, "HTTP 503"));
-        assert_eq!(r(502).error_for_status().unwrap_err(), PluginError::transient("HTTP 502"));
-        assert_eq!(r(400).error_for_status().unwrap_err(), PluginError::permanent("HTTP 400: nope"));
+        assert_eq!(
+            r(401).error_for_status().unwrap_err(),
+            PluginError::unauthorized("HTTP 401")
+        );
+        assert_eq!(
+            r(404).error_for_status().unwrap_err(),
+            PluginError::not_found("HTTP 404")
+        );
+        assert_eq!(
+            r(503).error_for_status().unwrap_err(),
+            PluginError::rate_limited(60, "HTTP 503")
+        );
+        assert_eq!(
+            r(502).error_for_status().unwrap_err(),
+            PluginError::transient("HTTP 502")
+        );
+        assert_eq!(
+            r(400).error_for_status().unwrap_err(),
+            PluginError::permanent("HTTP 400: nope")
+        );
     }
 }

@@ -55,7 +55,8 @@ mod backend;
 
 pub use host::{Level, config, log, secrets, state};
 pub use types::{
-    Change, ChangePage, Event, Group, Membership, Outcome, Page, PageRequest, PluginError, PluginInfo, User, UserState,
+    Change, ChangePage, Event, Group, Membership, Outcome, Page, PageRequest, PluginError,
+    PluginInfo, User, UserState,
 };
 
 /// A directory connector. Only [`describe`](Connector::describe) and
@@ -79,14 +80,19 @@ pub trait Connector {
     }
 
     /// One page of a group's members.
-    fn list_members(_group_idp_id: &str, _page: PageRequest) -> Result<Page<Membership>, PluginError> {
+    fn list_members(
+        _group_idp_id: &str,
+        _page: PageRequest,
+    ) -> Result<Page<Membership>, PluginError> {
         Ok(Page::empty())
     }
 
     /// Changes since `checkpoint`. The default says the connector has no
     /// incremental mode, so the host always runs full passes.
     fn changes(_checkpoint: Option<&str>) -> Result<ChangePage, PluginError> {
-        Err(PluginError::permanent("this connector has no incremental sync"))
+        Err(PluginError::permanent(
+            "this connector has no incremental sync",
+        ))
     }
 
     /// Maps a pushed SCIM User; `None` keeps the host's default mapping.
@@ -117,6 +123,9 @@ pub trait LifecycleAction {
 #[macro_export]
 macro_rules! export_connector {
     ($ty:ty) => {
+        // Exports exist only in the component; native builds (unit tests)
+        // use the trait directly.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __RollcallConnector;
             impl $crate::__private::SourceGuest for __RollcallConnector {
@@ -156,6 +165,9 @@ macro_rules! export_connector {
 #[macro_export]
 macro_rules! export_lifecycle {
     ($ty:ty) => {
+        // Exports exist only in the component; native builds (unit tests)
+        // use the trait directly.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __RollcallAction;
             impl $crate::__private::ActionGuest for __RollcallAction {
@@ -182,8 +194,11 @@ macro_rules! __embed_manifest {
         #[cfg(target_arch = "wasm32")]
         #[unsafe(link_section = "rollcall-plugin-manifest")]
         #[used]
-        static __ROLLCALL_PLUGIN_MANIFEST: [u8; include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/plugin.toml")).len()] =
-            *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/plugin.toml"));
+        static __ROLLCALL_PLUGIN_MANIFEST: [u8; include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/plugin.toml"
+        ))
+        .len()] = *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/plugin.toml"));
     };
 }
 
@@ -200,33 +215,53 @@ pub mod __private {
 
     pub fn user_page(r: Result<Page<User>, PluginError>) -> WitResult<wit::UserPage> {
         let p = r?;
-        Ok(wit::UserPage { users: p.items.into_iter().map(Into::into).collect(), next_cursor: p.next_cursor })
+        Ok(wit::UserPage {
+            users: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        })
     }
 
     pub fn group_page(r: Result<Page<Group>, PluginError>) -> WitResult<wit::GroupPage> {
         let p = r?;
-        Ok(wit::GroupPage { groups: p.items.into_iter().map(Into::into).collect(), next_cursor: p.next_cursor })
+        Ok(wit::GroupPage {
+            groups: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        })
     }
 
     pub fn member_page(r: Result<Page<Membership>, PluginError>) -> WitResult<wit::MemberPage> {
         let p = r?;
-        Ok(wit::MemberPage { members: p.items.into_iter().map(Into::into).collect(), next_cursor: p.next_cursor })
+        Ok(wit::MemberPage {
+            members: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        })
     }
 
     pub fn change_page(r: Result<ChangePage, PluginError>) -> WitResult<wit::ChangePage> {
         let p = r?;
-        Ok(wit::ChangePage { changes: p.changes.into_iter().map(Into::into).collect(), checkpoint: p.checkpoint, has_more: p.has_more })
+        Ok(wit::ChangePage {
+            changes: p.changes.into_iter().map(Into::into).collect(),
+            checkpoint: p.checkpoint,
+            has_more: p.has_more,
+        })
     }
 
     fn parse(resource: &str) -> Result<serde_json::Value, PluginError> {
-        serde_json::from_str(resource).map_err(|e| PluginError::permanent(format!("SCIM resource is not JSON: {e}")))
+        serde_json::from_str(resource)
+            .map_err(|e| PluginError::permanent(format!("SCIM resource is not JSON: {e}")))
     }
 
-    pub fn map_user(resource: &str, f: fn(&serde_json::Value) -> Result<Option<User>, PluginError>) -> WitResult<Option<wit::User>> {
+    pub fn map_user(
+        resource: &str,
+        f: fn(&serde_json::Value) -> Result<Option<User>, PluginError>,
+    ) -> WitResult<Option<wit::User>> {
         Ok(f(&parse(resource)?)?.map(Into::into))
     }
 
-    pub fn map_group(resource: &str, f: fn(&serde_json::Value) -> Result<Option<Group>, PluginError>) -> WitResult<Option<wit::Group>> {
+    pub fn map_group(
+        resource: &str,
+        f: fn(&serde_json::Value) -> Result<Option<Group>, PluginError>,
+    ) -> WitResult<Option<wit::Group>> {
         Ok(f(&parse(resource)?)?.map(Into::into))
     }
 }

@@ -47,7 +47,14 @@ pub fn reset() {
 
 /// Sets the configuration object.
 pub fn set_config(config: Value) {
-    with(|h| h.config = config.as_object().cloned().unwrap_or_default().into_iter().collect());
+    with(|h| {
+        h.config = config
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    });
 }
 
 /// Sets one secret.
@@ -57,7 +64,11 @@ pub fn set_secret(name: &str, value: &str) {
 
 /// Answers `method url` (exact match, query included) with `status` and `body`.
 pub fn mock_http(method: &str, url: &str, status: u16, body: &str) {
-    let response = Response { status, headers: Vec::new(), body: body.as_bytes().to_vec() };
+    let response = Response {
+        status,
+        headers: Vec::new(),
+        body: body.as_bytes().to_vec(),
+    };
     mock_response(method, url, response);
 }
 
@@ -112,7 +123,14 @@ pub(crate) fn state_delete(key: &str) -> Result<(), HostFailure> {
 }
 
 pub(crate) fn state_list(prefix: &str, limit: u32) -> Result<Vec<String>, HostFailure> {
-    Ok(with(|h| h.state.keys().filter(|k| k.starts_with(prefix)).take(limit as usize).cloned().collect()))
+    Ok(with(|h| {
+        h.state
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .take(limit as usize)
+            .cloned()
+            .collect()
+    }))
 }
 
 pub(crate) fn http_send(request: &Request) -> Result<Response, PluginError> {
@@ -122,6 +140,11 @@ pub(crate) fn http_send(request: &Request) -> Result<Response, PluginError> {
             .iter()
             .find(|(m, u, _)| *m == request.method && *u == request.url)
             .map(|(_, _, r)| r.clone())
-            .ok_or_else(|| PluginError::permanent(format!("testing: no mock for {} {}", request.method, request.url)))
+            .ok_or_else(|| {
+                PluginError::permanent(format!(
+                    "testing: no mock for {} {}",
+                    request.method, request.url
+                ))
+            })
     })
 }

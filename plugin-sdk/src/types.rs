@@ -20,8 +20,16 @@ pub struct PluginInfo {
 }
 
 impl PluginInfo {
-    pub fn new(id: impl Into<String>, version: impl Into<String>, description: impl Into<String>) -> Self {
-        PluginInfo { id: id.into(), version: version.into(), description: description.into() }
+    pub fn new(
+        id: impl Into<String>,
+        version: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        PluginInfo {
+            id: id.into(),
+            version: version.into(),
+            description: description.into(),
+        }
     }
 }
 
@@ -57,7 +65,10 @@ pub struct User {
 impl User {
     /// An active user with only its provider id set.
     pub fn new(idp_id: impl Into<String>) -> Self {
-        User { idp_id: idp_id.into(), ..Default::default() }
+        User {
+            idp_id: idp_id.into(),
+            ..Default::default()
+        }
     }
 
     /// Sets the email address.
@@ -89,7 +100,11 @@ pub struct Group {
 
 impl Group {
     pub fn new(idp_id: impl Into<String>, name: impl Into<String>) -> Self {
-        Group { idp_id: idp_id.into(), name: name.into(), raw_attributes: Map::new() }
+        Group {
+            idp_id: idp_id.into(),
+            name: name.into(),
+            raw_attributes: Map::new(),
+        }
     }
 }
 
@@ -128,12 +143,18 @@ impl<T> Page<T> {
 
     /// The final page.
     pub fn last(items: Vec<T>) -> Self {
-        Page { items, next_cursor: None }
+        Page {
+            items,
+            next_cursor: None,
+        }
     }
 
     /// No items at all.
     pub fn empty() -> Self {
-        Page { items: Vec::new(), next_cursor: None }
+        Page {
+            items: Vec::new(),
+            next_cursor: None,
+        }
     }
 }
 
@@ -195,7 +216,10 @@ pub enum PluginError {
     InvalidConfig(String),
     Unauthorized(String),
     NotFound(String),
-    RateLimited { retry_after_seconds: u32, message: String },
+    RateLimited {
+        retry_after_seconds: u32,
+        message: String,
+    },
     Transient(String),
     Permanent(String),
 }
@@ -211,7 +235,10 @@ impl PluginError {
         PluginError::NotFound(m.into())
     }
     pub fn rate_limited(retry_after_seconds: u32, m: impl Into<String>) -> Self {
-        PluginError::RateLimited { retry_after_seconds, message: m.into() }
+        PluginError::RateLimited {
+            retry_after_seconds,
+            message: m.into(),
+        }
     }
     pub fn transient(m: impl Into<String>) -> Self {
         PluginError::Transient(m.into())
@@ -227,8 +254,14 @@ impl std::fmt::Display for PluginError {
             PluginError::InvalidConfig(m) => write!(f, "invalid config: {m}"),
             PluginError::Unauthorized(m) => write!(f, "unauthorized: {m}"),
             PluginError::NotFound(m) => write!(f, "not found: {m}"),
-            PluginError::RateLimited { retry_after_seconds, message } => {
-                write!(f, "rate limited (retry after {retry_after_seconds} s): {message}")
+            PluginError::RateLimited {
+                retry_after_seconds,
+                message,
+            } => {
+                write!(
+                    f,
+                    "rate limited (retry after {retry_after_seconds} s): {message}"
+                )
             }
             PluginError::Transient(m) => write!(f, "transient: {m}"),
             PluginError::Permanent(m) => write!(f, "permanent: {m}"),
@@ -252,7 +285,11 @@ fn json_text(map: &Map<String, Value>) -> String {
 
 impl From<PluginInfo> for wit::PluginInfo {
     fn from(i: PluginInfo) -> Self {
-        wit::PluginInfo { id: i.id, version: i.version, description: i.description }
+        wit::PluginInfo {
+            id: i.id,
+            version: i.version,
+            description: i.description,
+        }
     }
 }
 
@@ -277,19 +314,29 @@ impl From<User> for wit::User {
 
 impl From<Group> for wit::Group {
     fn from(g: Group) -> Self {
-        wit::Group { raw_attributes: json_text(&g.raw_attributes), idp_id: g.idp_id, name: g.name }
+        wit::Group {
+            raw_attributes: json_text(&g.raw_attributes),
+            idp_id: g.idp_id,
+            name: g.name,
+        }
     }
 }
 
 impl From<Membership> for wit::Membership {
     fn from(m: Membership) -> Self {
-        wit::Membership { group_idp_id: m.group_idp_id, user_idp_id: m.user_idp_id }
+        wit::Membership {
+            group_idp_id: m.group_idp_id,
+            user_idp_id: m.user_idp_id,
+        }
     }
 }
 
 impl From<wit::PageRequest> for PageRequest {
     fn from(p: wit::PageRequest) -> Self {
-        PageRequest { cursor: p.cursor, limit: p.limit }
+        PageRequest {
+            cursor: p.cursor,
+            limit: p.limit,
+        }
     }
 }
 
@@ -315,7 +362,9 @@ impl From<wit::Event> for Event {
             directory_id: e.directory_id,
             created_at_micros: e.created_at,
             data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
-            previous_attributes: e.previous_attributes.and_then(|p| serde_json::from_str::<Value>(&p).ok()),
+            previous_attributes: e
+                .previous_attributes
+                .and_then(|p| serde_json::from_str::<Value>(&p).ok()),
             idempotency_key: e.idempotency_key,
             attempt: e.attempt,
         }
@@ -337,9 +386,13 @@ impl From<PluginError> for wit::PluginError {
             PluginError::InvalidConfig(m) => wit::PluginError::InvalidConfig(m),
             PluginError::Unauthorized(m) => wit::PluginError::Unauthorized(m),
             PluginError::NotFound(m) => wit::PluginError::NotFound(m),
-            PluginError::RateLimited { retry_after_seconds, message } => {
-                wit::PluginError::RateLimited(wit::RateLimit { retry_after_seconds, message })
-            }
+            PluginError::RateLimited {
+                retry_after_seconds,
+                message,
+            } => wit::PluginError::RateLimited(wit::RateLimit {
+                retry_after_seconds,
+                message,
+            }),
             PluginError::Transient(m) => wit::PluginError::Transient(m),
             PluginError::Permanent(m) => wit::PluginError::Permanent(m),
         }

@@ -62,7 +62,10 @@ async fn served_document_is_complete_and_consistent() {
         ("/api/v1/admin_keys/{id}", vec!["delete"]),
         ("/api/v1/directories/{id}/scim_requests", vec!["get"]),
         ("/api/v1/directories/{id}/scim_schemas", vec!["get", "post"]),
-        ("/api/v1/directories/{id}/scim_schemas/{urn}", vec!["delete"]),
+        (
+            "/api/v1/directories/{id}/scim_schemas/{urn}",
+            vec!["delete"],
+        ),
         ("/api/v1/plugins", vec!["get", "post"]),
         ("/api/v1/plugins/{id}", vec!["get", "delete"]),
         ("/api/v1/plugin_installations", vec!["get", "post"]),

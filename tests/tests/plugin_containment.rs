@@ -31,16 +31,18 @@ fn permissive() -> &'static Runtime {
 }
 
 fn runtime(allow_private: bool) -> Runtime {
-    let mut policy = SandboxPolicy::default();
-    policy.memory_bytes = 64 * 1024 * 1024;
-    policy.action_timeout = DEADLINE;
-    policy.page_timeout = DEADLINE;
-    policy.http_response_timeout = Duration::from_millis(300);
-    policy.log_burst = 50;
-    policy.log_per_second = 1;
-    policy.state_max_keys = 20;
-    policy.allow_private_network = allow_private;
-    policy.allow_plain_http = allow_private;
+    let policy = SandboxPolicy {
+        memory_bytes: 64 * 1024 * 1024,
+        action_timeout: DEADLINE,
+        page_timeout: DEADLINE,
+        http_response_timeout: Duration::from_millis(300),
+        log_burst: 50,
+        log_per_second: 1,
+        state_max_keys: 20,
+        allow_private_network: allow_private,
+        allow_plain_http: allow_private,
+        ..SandboxPolicy::default()
+    };
     let cache_dir =
         Some(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache"));
     Runtime::new(RuntimeConfig { policy, cache_dir }).expect("runtime")
@@ -262,9 +264,9 @@ async fn loopback_is_refused_without_the_operator_switch_and_reachable_with_it()
     );
     assert_eq!(
         notes,
-        [format!(
+        [
             "outgoing request denied: 127.0.0.1 resolves to 127.0.0.1, a loopback address (operator switch ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK)"
-        )]
+        ]
     );
     // Plain http is refused too on the strict platform.
     let (_, notes) = run(

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 use crate::routes::{
     admin_keys, directories, directory_groups, directory_tokens, directory_users, events,
-    organizations, scim_admin,
+    organizations, plugins, scim_admin,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,7 @@ use crate::routes::{
         (name = "directory groups", description = "Groups synced from a directory"),
         (name = "events", description = "The ordered event log"),
         (name = "admin keys", description = "Keys for this API"),
+        (name = "plugins", description = "Plugin components and their installations"),
     )
 )]
 struct ApiDoc;
@@ -58,6 +59,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(admin_keys::router())
         .merge(scim_admin::router())
+        .merge(plugins::router())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -8,4 +8,5 @@ pub mod directory_users;
 pub mod events;
 pub mod health;
 pub mod organizations;
+pub mod plugins;
 pub mod scim_admin;

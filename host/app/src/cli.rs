@@ -158,9 +158,9 @@ pub enum PluginCommand {
     /// Dry-run a plugin with in-memory state: a connector lists users and groups, a lifecycle action handles one event.
     Run {
         plugin: String,
-        /// Config object as JSON.
-        #[arg(long, value_name = "JSON")]
-        config: Option<String>,
+        /// Config object as JSON (`--config` names the rollcall config file).
+        #[arg(long = "config-json", value_name = "JSON")]
+        config_json: Option<String>,
         /// Grant an outbound host (repeatable).
         #[arg(long = "grant-host", value_name = "HOST")]
         grant_hosts: Vec<String>,

@@ -126,7 +126,7 @@ pub async fn plugin(
         }
         PluginCommand::Run {
             plugin,
-            config: cfg,
+            config_json: cfg,
             grant_hosts,
             event,
         } => {
@@ -166,9 +166,9 @@ async fn run_plugin(
         .await?
         .ok_or_else(|| anyhow!("plugin '{key}' not found"))?;
     let manifest: Manifest = registry::stored_manifest(&plugin).map_err(registry_error)?;
-    let config = parse_json("--config", config.unwrap_or("{}"))?;
+    let config = parse_json("--config-json", config.unwrap_or("{}"))?;
     let Value::Object(config) = config else {
-        bail!("--config must be a JSON object")
+        bail!("--config-json must be a JSON object")
     };
     rollcall_runtime::schema::validate(&manifest.schema(), &Value::Object(config.clone()))
         .map_err(|errors| {

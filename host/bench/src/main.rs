@@ -5,6 +5,7 @@
 //! Run with `cargo run --release -p rollcall-bench -- SCENARIO`.
 //! Scenarios are small modules; later features add theirs here.
 
+mod plugin;
 mod report;
 mod scim;
 mod stores;
@@ -34,6 +35,9 @@ enum Scenario {
     Upserts(upserts::Args),
     /// SCIM over HTTP: concurrent creates, `userName eq` lookups, list pages.
     Scim(scim::Args),
+    /// Plugin runtime: fresh-store invocation and live-instance call of a
+    /// trivial export, in µs per call and calls per second.
+    Plugin(plugin::Args),
 }
 
 #[tokio::main]
@@ -42,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::new(cli.json);
     match cli.scenario {
         Scenario::Upserts(args) => upserts::run(args, &mut report).await?,
+        Scenario::Plugin(args) => plugin::run(args, &mut report).await?,
         Scenario::Scim(args) => scim::run(args, &mut report).await?,
     }
     report.finish();

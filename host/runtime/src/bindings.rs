@@ -75,8 +75,10 @@ pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wrap)?;
     wit::types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(wrap)?;
     wit::log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(wrap)?;
-    wit::config::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(wrap)?;
-    wit::secrets::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(wrap)?;
+    wit::config::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+        .map_err(wrap)?;
+    wit::secrets::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+        .map_err(wrap)?;
     wit::state::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(wrap)?;
     Ok(linker)
 }
@@ -117,15 +119,23 @@ pub(crate) fn prepare(
     let pre = linker.instantiate_pre(component).map_err(|e| {
         let text = format!("{e:#}");
         if text.contains("rollcall:plugin/ldap") {
-            InstallError::Link("it imports rollcall:plugin/ldap, which this host does not provide yet".into())
+            InstallError::Link(
+                "it imports rollcall:plugin/ldap, which this host does not provide yet".into(),
+            )
         } else {
             InstallError::Link(text)
         }
     })?;
-    let typed = |e: wasmtime::Error| InstallError::Unsupported(format!("its exports do not match the world: {e:#}"));
+    let typed = |e: wasmtime::Error| {
+        InstallError::Unsupported(format!("its exports do not match the world: {e:#}"))
+    };
     let pre = match kind {
-        PluginKind::Connector => PreparedWorld::Connector(connector_world::ConnectorPre::new(pre).map_err(typed)?),
-        PluginKind::Lifecycle => PreparedWorld::Lifecycle(lifecycle_world::LifecyclePre::new(pre).map_err(typed)?),
+        PluginKind::Connector => {
+            PreparedWorld::Connector(connector_world::ConnectorPre::new(pre).map_err(typed)?)
+        }
+        PluginKind::Lifecycle => {
+            PreparedWorld::Lifecycle(lifecycle_world::LifecyclePre::new(pre).map_err(typed)?)
+        }
     };
     Ok(Prepared { digest, pre })
 }

@@ -11,8 +11,14 @@ pub struct Builtin {
 
 /// Every built-in plugin. Their manifests are embedded in the components.
 pub const BUILTINS: &[Builtin] = &[
-    Builtin { id: "static-directory", wasm: include_bytes!(concat!(env!("OUT_DIR"), "/static_directory.wasm")) },
-    Builtin { id: "http-action", wasm: include_bytes!(concat!(env!("OUT_DIR"), "/http_action.wasm")) },
+    Builtin {
+        id: "static-directory",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/static_directory.wasm")),
+    },
+    Builtin {
+        id: "http-action",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/http_action.wasm")),
+    },
 ];
 
 /// The built-in with this id.

@@ -34,10 +34,28 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Storage for plugin state; the database in production, memory in
 /// benchmarks and unit tests.
 pub trait StateBackend: Send + Sync {
-    fn get<'a>(&'a self, scope: &'a StateScope, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StateError>>;
-    fn set<'a>(&'a self, scope: &'a StateScope, key: &'a str, value: &'a str) -> BoxFuture<'a, Result<(), StateError>>;
-    fn delete<'a>(&'a self, scope: &'a StateScope, key: &'a str) -> BoxFuture<'a, Result<(), StateError>>;
-    fn list_keys<'a>(&'a self, scope: &'a StateScope, prefix: &'a str, limit: u32) -> BoxFuture<'a, Result<Vec<String>, StateError>>;
+    fn get<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StateError>>;
+    fn set<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>>;
+    fn delete<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>>;
+    fn list_keys<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        prefix: &'a str,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<String>, StateError>>;
 }
 
 /// Everything an invocation needs besides the component.
@@ -88,12 +106,20 @@ impl MemoryState {
 }
 
 fn key_of(scope: &StateScope, key: &str) -> (String, String, String) {
-    (scope.organization_id.clone(), scope.installation_id.clone(), key.to_owned())
+    (
+        scope.organization_id.clone(),
+        scope.installation_id.clone(),
+        key.to_owned(),
+    )
 }
 
 /// The quota rule both backends apply: after the write, the installation
 /// holds at most `max_keys` keys and `max_bytes` bytes of keys + values.
-pub fn check_quota(scope: &StateScope, keys_after: u64, bytes_after: u64) -> Result<(), StateError> {
+pub fn check_quota(
+    scope: &StateScope,
+    keys_after: u64,
+    bytes_after: u64,
+) -> Result<(), StateError> {
     if keys_after > scope.max_keys {
         return Err(StateError::QuotaExceeded(format!(
             "state quota exceeded: at most {} keys per installation",
@@ -110,29 +136,61 @@ pub fn check_quota(scope: &StateScope, keys_after: u64, bytes_after: u64) -> Res
 }
 
 impl StateBackend for MemoryState {
-    fn get<'a>(&'a self, scope: &'a StateScope, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StateError>> {
-        Box::pin(async move { Ok(self.data.lock().expect("state lock").get(&key_of(scope, key)).cloned()) })
+    fn get<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StateError>> {
+        Box::pin(async move {
+            Ok(self
+                .data
+                .lock()
+                .expect("state lock")
+                .get(&key_of(scope, key))
+                .cloned())
+        })
     }
 
-    fn set<'a>(&'a self, scope: &'a StateScope, key: &'a str, value: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
+    fn set<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(async move {
             let existing = self.scoped(scope);
             let others: Vec<_> = existing.iter().filter(|(k, _)| k != key).collect();
-            let bytes = others.iter().map(|(_, n)| *n as u64).sum::<u64>() + (key.len() + value.len()) as u64;
+            let bytes = others.iter().map(|(_, n)| *n as u64).sum::<u64>()
+                + (key.len() + value.len()) as u64;
             check_quota(scope, others.len() as u64 + 1, bytes)?;
-            self.data.lock().expect("state lock").insert(key_of(scope, key), value.to_owned());
+            self.data
+                .lock()
+                .expect("state lock")
+                .insert(key_of(scope, key), value.to_owned());
             Ok(())
         })
     }
 
-    fn delete<'a>(&'a self, scope: &'a StateScope, key: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
+    fn delete<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(async move {
-            self.data.lock().expect("state lock").remove(&key_of(scope, key));
+            self.data
+                .lock()
+                .expect("state lock")
+                .remove(&key_of(scope, key));
             Ok(())
         })
     }
 
-    fn list_keys<'a>(&'a self, scope: &'a StateScope, prefix: &'a str, limit: u32) -> BoxFuture<'a, Result<Vec<String>, StateError>> {
+    fn list_keys<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        prefix: &'a str,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<String>, StateError>> {
         Box::pin(async move {
             Ok(self
                 .scoped(scope)

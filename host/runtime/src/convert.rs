@@ -77,7 +77,10 @@ impl From<w::PluginError> for PluginError {
             w::PluginError::InvalidConfig(m) => PluginError::InvalidConfig(m),
             w::PluginError::Unauthorized(m) => PluginError::Unauthorized(m),
             w::PluginError::NotFound(m) => PluginError::NotFound(m),
-            w::PluginError::RateLimited(r) => PluginError::RateLimited { retry_after_seconds: r.retry_after_seconds, message: r.message },
+            w::PluginError::RateLimited(r) => PluginError::RateLimited {
+                retry_after_seconds: r.retry_after_seconds,
+                message: r.message,
+            },
             w::PluginError::Transient(m) => PluginError::Transient(m),
             w::PluginError::Permanent(m) => PluginError::Permanent(m),
         }
@@ -86,7 +89,11 @@ impl From<w::PluginError> for PluginError {
 
 impl From<w::PluginInfo> for PluginInfo {
     fn from(i: w::PluginInfo) -> Self {
-        PluginInfo { id: i.id, version: i.version, description: i.description }
+        PluginInfo {
+            id: i.id,
+            version: i.version,
+            description: i.description,
+        }
     }
 }
 
@@ -105,7 +112,9 @@ fn json_object(field: &str, text: &str) -> Result<Map<String, Value>, InvokeErro
     }
     match serde_json::from_str(text) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(InvokeError::BadOutput(format!("{field} is not a JSON object"))),
+        _ => Err(InvokeError::BadOutput(format!(
+            "{field} is not a JSON object"
+        ))),
     }
 }
 
@@ -181,9 +190,15 @@ impl LifecycleEvent {
     /// The event as delivered for the `attempt`-th time to `installation_id`:
     /// `previous_attributes` is lifted out of `data` when present, and the
     /// idempotency key is stable per (event, installation).
-    pub fn from_event(event: &rollcall_core::event::Event, installation_id: &str, attempt: u32) -> LifecycleEvent {
+    pub fn from_event(
+        event: &rollcall_core::event::Event,
+        installation_id: &str,
+        attempt: u32,
+    ) -> LifecycleEvent {
         let mut data = event.data.clone();
-        let previous = data.as_object_mut().and_then(|m| m.remove("previous_attributes"));
+        let previous = data
+            .as_object_mut()
+            .and_then(|m| m.remove("previous_attributes"));
         LifecycleEvent {
             id: event.id.clone(),
             event_type: event.event.as_str().to_owned(),

@@ -27,8 +27,13 @@ const ASSERTION_LIFETIME_SECS: u64 = 3600;
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Credential {
-    Bearer { token: String },
-    Basic { username: String, password: String },
+    Bearer {
+        token: String,
+    },
+    Basic {
+        username: String,
+        password: String,
+    },
     Oauth2ClientCredentials {
         token_url: String,
         client_id: String,
@@ -69,10 +74,10 @@ impl Credential {
     /// Checks the fields that can be checked without a network call.
     pub fn check(&self) -> Result<(), String> {
         match self {
-            Credential::JwtBearer { private_key, .. } => {
-                rsa_key(private_key).map(|_| ())
-            }
-            Credential::Oauth2ClientCredentials { token_url, .. } if !token_url.starts_with("https://") && !token_url.starts_with("http://") => {
+            Credential::JwtBearer { private_key, .. } => rsa_key(private_key).map(|_| ()),
+            Credential::Oauth2ClientCredentials { token_url, .. }
+                if !token_url.starts_with("https://") && !token_url.starts_with("http://") =>
+            {
                 Err("token_url must be an http(s) URL".into())
             }
             _ => Ok(()),
@@ -81,7 +86,11 @@ impl Credential {
 
     fn fingerprint(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
-        Sha256::digest(json).iter().take(8).map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(json)
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -95,18 +104,25 @@ fn cached(key: &str) -> Option<String> {
 
 fn remember(key: String, token: String, expires_in: Duration) {
     if let Ok(mut tokens) = TOKENS.lock() {
-        tokens.get_or_insert_with(HashMap::new).insert(key, (token, Instant::now() + expires_in));
+        tokens
+            .get_or_insert_with(HashMap::new)
+            .insert(key, (token, Instant::now() + expires_in));
     }
 }
 
 /// The `Authorization` value for a request, fetching or refreshing a
 /// token when the credential is a grant.
-pub(crate) async fn authorization(credential: &Credential, scope_key: &str, policy: &SandboxPolicy) -> Result<String, String> {
+pub(crate) async fn authorization(
+    credential: &Credential,
+    scope_key: &str,
+    policy: &SandboxPolicy,
+) -> Result<String, String> {
     match credential {
         Credential::Bearer { token } => Ok(format!("Bearer {token}")),
-        Credential::Basic { username, password } => {
-            Ok(format!("Basic {}", STANDARD.encode(format!("{username}:{password}"))))
-        }
+        Credential::Basic { username, password } => Ok(format!(
+            "Basic {}",
+            STANDARD.encode(format!("{username}:{password}"))
+        )),
         grant => {
             let key = format!("{scope_key}:{}", grant.fingerprint());
             if let Some(token) = cached(&key) {
@@ -126,9 +142,17 @@ struct TokenResponse {
     expires_in: Option<u64>,
 }
 
-async fn fetch_token(grant: &Credential, policy: &SandboxPolicy) -> Result<(String, Duration), String> {
+async fn fetch_token(
+    grant: &Credential,
+    policy: &SandboxPolicy,
+) -> Result<(String, Duration), String> {
     let (url, form) = match grant {
-        Credential::Oauth2ClientCredentials { token_url, client_id, client_secret, scope } => {
+        Credential::Oauth2ClientCredentials {
+            token_url,
+            client_id,
+            client_secret,
+            scope,
+        } => {
             let mut form = vec![
                 ("grant_type", "client_credentials".to_owned()),
                 ("client_id", client_id.clone()),
@@ -139,12 +163,27 @@ async fn fetch_token(grant: &Credential, policy: &SandboxPolicy) -> Result<(Stri
             }
             (token_url, form)
         }
-        Credential::JwtBearer { token_url, client_email, private_key, scope, subject } => {
-            let assertion = jwt_assertion(token_url, client_email, private_key, scope.as_deref(), subject.as_deref())?;
+        Credential::JwtBearer {
+            token_url,
+            client_email,
+            private_key,
+            scope,
+            subject,
+        } => {
+            let assertion = jwt_assertion(
+                token_url,
+                client_email,
+                private_key,
+                scope.as_deref(),
+                subject.as_deref(),
+            )?;
             (
                 token_url,
                 vec![
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned()),
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned(),
+                    ),
                     ("assertion", assertion),
                 ],
             )
@@ -162,7 +201,10 @@ async fn fetch_token(grant: &Credential, policy: &SandboxPolicy) -> Result<(Stri
     }
     let token: TokenResponse = serde_json::from_slice(&bytes)
         .map_err(|e| format!("token endpoint answered unexpected JSON: {e}"))?;
-    Ok((token.access_token, Duration::from_secs(token.expires_in.unwrap_or(3600))))
+    Ok((
+        token.access_token,
+        Duration::from_secs(token.expires_in.unwrap_or(3600)),
+    ))
 }
 
 fn rsa_key(pem: &str) -> Result<ring::signature::RsaKeyPair, String> {
@@ -187,7 +229,9 @@ pub(crate) fn jwt_assertion(
     subject: Option<&str>,
 ) -> Result<String, String> {
     let key = rsa_key(private_key)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mut claims = serde_json::json!({
         "iss": issuer,
         "aud": audience,
@@ -211,5 +255,8 @@ pub(crate) fn jwt_assertion(
         &mut signature,
     )
     .map_err(|_| "cannot sign the JWT assertion".to_owned())?;
-    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
 }

@@ -83,7 +83,10 @@ fn engine_config(max_memory_bytes: u64) -> Config {
 impl PluginEngine {
     /// A new engine whose memories may grow up to `max_memory_bytes`;
     /// compiled artifacts go to `cache_dir` when given.
-    pub fn new(max_memory_bytes: u64, cache_dir: Option<PathBuf>) -> anyhow::Result<Arc<PluginEngine>> {
+    pub fn new(
+        max_memory_bytes: u64,
+        cache_dir: Option<PathBuf>,
+    ) -> anyhow::Result<Arc<PluginEngine>> {
         let engine = Engine::new(&engine_config(max_memory_bytes))
             .map_err(|e| anyhow::anyhow!("cannot create the wasm engine: {e}"))?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -91,8 +94,9 @@ impl PluginEngine {
         let engine_key = format!("{:016x}", hasher.finish() ^ fxhash(WASMTIME_LINE));
         let linker = bindings::linker(&engine)?;
         if let Some(dir) = &cache_dir {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot create plugin cache {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                anyhow::anyhow!("cannot create plugin cache {}: {e}", dir.display())
+            })?;
         }
         let stop = Arc::new(AtomicBool::new(false));
         let ticker_engine = engine.clone();
@@ -122,23 +126,20 @@ impl PluginEngine {
         if let Some(p) = self.prepared.lock().expect("cache lock").get(&digest) {
             return Ok(p.clone());
         }
-        if wasmparser::Parser::is_core_wasm(wasm) {
-            return Err(InstallError::NotAComponent(
-                "this is a core wasm module; build with --target wasm32-wasip2 to get a component".into(),
-            ));
-        }
-        if !wasmparser::Parser::is_component(wasm) {
-            return Err(InstallError::NotAComponent("the file is not a WebAssembly component".into()));
-        }
+        check_format(wasm)?;
         let component = self.component(&digest, wasm)?;
         let prepared = Arc::new(bindings::prepare(&self.linker, &component, digest.clone())?);
-        self.prepared.lock().expect("cache lock").insert(digest, prepared.clone());
+        self.prepared
+            .lock()
+            .expect("cache lock")
+            .insert(digest, prepared.clone());
         Ok(prepared)
     }
 
     fn component(&self, digest: &str, wasm: &[u8]) -> Result<Component, InstallError> {
         let Some(dir) = &self.cache_dir else {
-            return Component::new(&self.engine, wasm).map_err(|e| InstallError::Invalid(format!("{e:#}")));
+            return Component::new(&self.engine, wasm)
+                .map_err(|e| InstallError::Invalid(format!("{e:#}")));
         };
         let hex = digest.trim_start_matches("sha256:");
         let path = dir.join(format!("{hex}-{}.cwasm", self.engine_key));
@@ -148,15 +149,24 @@ impl PluginEngine {
             // our own cache directory, atomically by rename.
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable plugin cache entry"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable plugin cache entry")
+                }
             }
         }
         let compiled = self
             .engine
             .precompile_component(wasm)
             .map_err(|e| InstallError::Invalid(format!("{e:#}")))?;
-        let tmp = dir.join(format!("{hex}-{}.{}.tmp", self.engine_key, std::process::id()));
-        if std::fs::write(&tmp, &compiled).and_then(|_| std::fs::rename(&tmp, &path)).is_err() {
+        let tmp = dir.join(format!(
+            "{hex}-{}.{}.tmp",
+            self.engine_key,
+            std::process::id()
+        ));
+        if std::fs::write(&tmp, &compiled)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .is_err()
+        {
             tracing::warn!(path = %path.display(), "cannot write the plugin cache; continuing without it");
             let _ = std::fs::remove_file(&tmp);
         }
@@ -166,7 +176,25 @@ impl PluginEngine {
     }
 }
 
+/// Refuses bytes that are not a WebAssembly component, saying what they are.
+pub fn check_format(wasm: &[u8]) -> Result<(), InstallError> {
+    if wasmparser::Parser::is_core_wasm(wasm) {
+        return Err(InstallError::NotAComponent(
+            "this is a core wasm module; build with --target wasm32-wasip2 to get a component"
+                .into(),
+        ));
+    }
+    if !wasmparser::Parser::is_component(wasm) {
+        return Err(InstallError::NotAComponent(
+            "the file is not a WebAssembly component".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A small stable hash of a string (FNV-1a), for the cache key.
 fn fxhash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }

@@ -32,7 +32,10 @@ pub enum PluginError {
     #[error("not found: {0}")]
     NotFound(String),
     #[error("rate limited, retry after {retry_after_seconds} s: {message}")]
-    RateLimited { retry_after_seconds: u32, message: String },
+    RateLimited {
+        retry_after_seconds: u32,
+        message: String,
+    },
     #[error("transient failure: {0}")]
     Transient(String),
     #[error("permanent failure: {0}")]
@@ -72,7 +75,10 @@ impl InvokeError {
     pub fn discards_instance(&self) -> bool {
         matches!(
             self,
-            InvokeError::Deadline(_) | InvokeError::MemoryLimit(_) | InvokeError::Trap(_) | InvokeError::Discarded
+            InvokeError::Deadline(_)
+                | InvokeError::MemoryLimit(_)
+                | InvokeError::Trap(_)
+                | InvokeError::Discarded
         )
     }
 }

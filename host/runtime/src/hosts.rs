@@ -22,22 +22,40 @@ fn is_host_label(label: &str) -> bool {
 
 impl HostPattern {
     pub fn parse(text: &str) -> Result<HostPattern, String> {
-        let bad = || format!("'{}' is not a host name (write it without scheme or path)", text.chars().take(80).collect::<String>());
+        let bad = || {
+            format!(
+                "'{}' is not a host name (write it without scheme or path)",
+                text.chars().take(80).collect::<String>()
+            )
+        };
         let lower = text.trim().to_ascii_lowercase();
         let (host, port) = match lower.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (h.to_owned(), Some(p.parse::<u16>().map_err(|_| bad())?)),
+            Some((h, p)) if !h.contains(':') => {
+                (h.to_owned(), Some(p.parse::<u16>().map_err(|_| bad())?))
+            }
             _ => (lower.clone(), None),
         };
         let (name, wildcard) = match host.strip_prefix("*.") {
             Some(rest) => (rest.to_owned(), true),
             None => (host, false),
         };
-        let valid = name.parse::<IpAddr>().is_ok() && !wildcard
-            || (name.len() <= 253 && name.split('.').all(is_host_label) && name.contains('.') || name == "localhost");
+        let is_ip = name.parse::<IpAddr>().is_ok();
+        let is_name = name.len() <= 253
+            && name.split('.').all(is_host_label)
+            && (name.contains('.') || wildcard || name == "localhost");
+        let valid = if wildcard {
+            is_name && !is_ip
+        } else {
+            is_ip || is_name
+        };
         if !valid {
             return Err(bad());
         }
-        Ok(HostPattern { name, wildcard, port })
+        Ok(HostPattern {
+            name,
+            wildcard,
+            port,
+        })
     }
 
     /// Whether `host` (lowercase, no brackets) on `port` matches.
@@ -66,14 +84,23 @@ pub struct HostAllowlist {
 impl HostAllowlist {
     /// Invalid entries were refused at install/bind time; here they are skipped.
     pub fn new(declared: &[String], granted: &[String]) -> HostAllowlist {
-        let parse = |list: &[String]| list.iter().filter_map(|h| HostPattern::parse(h).ok()).collect();
-        HostAllowlist { declared: parse(declared), granted: parse(granted) }
+        let parse = |list: &[String]| {
+            list.iter()
+                .filter_map(|h| HostPattern::parse(h).ok())
+                .collect()
+        };
+        HostAllowlist {
+            declared: parse(declared),
+            granted: parse(granted),
+        }
     }
 
     /// `Ok` when allowed; otherwise the reason, naming what is missing.
     pub fn check(&self, host: &str, port: u16) -> Result<(), String> {
         if !self.declared.iter().any(|p| p.matches(host, port)) {
-            return Err(format!("host '{host}' is not declared in the plugin's manifest"));
+            return Err(format!(
+                "host '{host}' is not declared in the plugin's manifest"
+            ));
         }
         if !self.granted.iter().any(|p| p.matches(host, port)) {
             return Err(format!("host '{host}' is not granted to this installation"));
@@ -104,7 +131,12 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("link-local")
     } else if ip.is_private() || (o[0] == 100 && (64..128).contains(&o[1])) {
         Some("private")
-    } else if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || o[0] == 0 || o[0] >= 240 {
+    } else if ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || o[0] == 0
+        || o[0] >= 240
+    {
         Some("non-routable")
     } else if ip.is_documentation() || (o[0] == 198 && (o[1] == 18 || o[1] == 19)) {
         Some("reserved")
@@ -144,8 +176,25 @@ mod tests {
         assert!(!wild.matches("example.com", 8443));
         assert!(!wild.matches("evilexample.com", 8443));
         assert!(!wild.matches("a.example.com", 443));
-        assert!(HostPattern::parse("127.0.0.1:8080").unwrap().matches("127.0.0.1", 8080));
-        for bad in ["https://x.com", "x.com/path", "*.*.com", "", "a..b"] {
+        assert!(
+            HostPattern::parse("127.0.0.1:8080")
+                .unwrap()
+                .matches("127.0.0.1", 8080)
+        );
+        assert!(
+            HostPattern::parse("*.com")
+                .unwrap()
+                .matches("api.example.com", 443)
+        );
+        for bad in [
+            "https://x.com",
+            "x.com/path",
+            "*.*.com",
+            "",
+            "a..b",
+            "intranet",
+            "*.10.0.0.1",
+        ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
     }

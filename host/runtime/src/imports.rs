@@ -23,7 +23,11 @@ pub(crate) fn truncate(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     format!("{}… [truncated {} bytes]", &text[..end], text.len() - end).into()
 }
 
-fn require_capability(state: &HostState, capability: Capability, name: &str) -> Result<(), HostError> {
+fn require_capability(
+    state: &HostState,
+    capability: Capability,
+    name: &str,
+) -> Result<(), HostError> {
     if state.ctx.manifest.has(capability) {
         Ok(())
     } else {
@@ -35,7 +39,9 @@ fn require_capability(state: &HostState, capability: Capability, name: &str) -> 
 
 fn check_key(key: &str) -> Result<(), HostError> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(HostError::Invalid(format!("state keys must be 1 to {MAX_KEY_BYTES} bytes")));
+        return Err(HostError::Invalid(format!(
+            "state keys must be 1 to {MAX_KEY_BYTES} bytes"
+        )));
     }
     Ok(())
 }
@@ -129,7 +135,11 @@ impl state::Host for HostState {
     }
 
     async fn list_keys(&mut self, prefix: String, limit: u32) -> Result<Vec<String>, HostError> {
-        Ok(self.ctx.state.list_keys(&self.scope, &prefix, limit.min(1_000)).await?)
+        Ok(self
+            .ctx
+            .state
+            .list_keys(&self.scope, &prefix, limit.min(1_000))
+            .await?)
     }
 }
 

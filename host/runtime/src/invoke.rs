@@ -82,12 +82,24 @@ impl Runtime {
 
     /// Compiles (or loads from cache) and type-checks a component.
     pub fn load(&self, wasm: &[u8]) -> Result<LoadedPlugin, InstallError> {
-        Ok(LoadedPlugin { prepared: self.engine.prepare(wasm)? })
+        Ok(LoadedPlugin {
+            prepared: self.engine.prepare(wasm)?,
+        })
     }
 
-    async fn instantiate(&self, plugin: &LoadedPlugin, ctx: InvocationContext) -> Result<Sandbox, InvokeError> {
-        let policy = Arc::new(self.platform.narrowed(&ctx.manifest.limits, &ctx.grant_limits));
-        let mut store = Store::new(&self.engine.engine, HostState::new(Arc::new(ctx), policy.clone()));
+    async fn instantiate(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: InvocationContext,
+    ) -> Result<Sandbox, InvokeError> {
+        let policy = Arc::new(
+            self.platform
+                .narrowed(&ctx.manifest.limits, &ctx.grant_limits),
+        );
+        let mut store = Store::new(
+            &self.engine.engine,
+            HostState::new(Arc::new(ctx), policy.clone()),
+        );
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|ctx| {
             if Instant::now() >= ctx.data().deadline {
@@ -99,29 +111,55 @@ impl Runtime {
         store.data_mut().deadline = Instant::now() + INSTANTIATE_TIMEOUT;
         store.set_epoch_deadline(1);
         let world = match &plugin.prepared.pre {
-            PreparedWorld::Connector(pre) => pre.instantiate_async(&mut store).await.map(World::Connector),
-            PreparedWorld::Lifecycle(pre) => pre.instantiate_async(&mut store).await.map(World::Lifecycle),
+            PreparedWorld::Connector(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(World::Connector),
+            PreparedWorld::Lifecycle(pre) => pre
+                .instantiate_async(&mut store)
+                .await
+                .map(World::Lifecycle),
         };
         let world = world.map_err(|e| match classify(&store, e, INSTANTIATE_TIMEOUT) {
-            InvokeError::Trap(m) if m.contains("maximum concurrent") || m.contains("pooling") => InvokeError::Busy(m),
+            InvokeError::Trap(m) if m.contains("maximum concurrent") || m.contains("pooling") => {
+                InvokeError::Busy(m)
+            }
             InvokeError::Trap(m) => InvokeError::Instantiate(m),
             other => other,
         })?;
-        Ok(Sandbox { store, world, policy, permits: self.permits.clone(), discarded: false })
+        Ok(Sandbox {
+            store,
+            world,
+            policy,
+            permits: self.permits.clone(),
+            discarded: false,
+        })
     }
 
     /// A connector instance for one sync run (all its pages).
-    pub async fn connector(&self, plugin: &LoadedPlugin, ctx: InvocationContext) -> Result<ConnectorInstance, InvokeError> {
+    pub async fn connector(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: InvocationContext,
+    ) -> Result<ConnectorInstance, InvokeError> {
         if plugin.kind() != PluginKind::Connector {
-            return Err(InvokeError::Instantiate("this plugin is a lifecycle action, not a connector".into()));
+            return Err(InvokeError::Instantiate(
+                "this plugin is a lifecycle action, not a connector".into(),
+            ));
         }
         Ok(ConnectorInstance(self.instantiate(plugin, ctx).await?))
     }
 
     /// A lifecycle instance for one event.
-    pub async fn lifecycle(&self, plugin: &LoadedPlugin, ctx: InvocationContext) -> Result<LifecycleInstance, InvokeError> {
+    pub async fn lifecycle(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: InvocationContext,
+    ) -> Result<LifecycleInstance, InvokeError> {
         if plugin.kind() != PluginKind::Lifecycle {
-            return Err(InvokeError::Instantiate("this plugin is a connector, not a lifecycle action".into()));
+            return Err(InvokeError::Instantiate(
+                "this plugin is a connector, not a lifecycle action".into(),
+            ));
         }
         Ok(LifecycleInstance(self.instantiate(plugin, ctx).await?))
     }
@@ -157,7 +195,10 @@ fn classify(store: &Store<HostState>, error: wasmtime::Error, timeout: Duration)
     let stderr = String::from_utf8_lossy(&stderr);
     let stderr = stderr.trim();
     if !stderr.is_empty() {
-        message.push_str(&format!("; guest stderr: {}", crate::imports::truncate(stderr, 1024)));
+        message.push_str(&format!(
+            "; guest stderr: {}",
+            crate::imports::truncate(stderr, 1024)
+        ));
     }
     InvokeError::Trap(message)
 }
@@ -198,7 +239,10 @@ macro_rules! call {
     }};
 }
 
-fn plugin_result<T, U>(r: Result<T, crate::bindings::wit::types::PluginError>, f: impl FnOnce(T) -> Result<U, InvokeError>) -> Result<U, InvokeError> {
+fn plugin_result<T, U>(
+    r: Result<T, crate::bindings::wit::types::PluginError>,
+    f: impl FnOnce(T) -> Result<U, InvokeError>,
+) -> Result<U, InvokeError> {
     match r {
         Ok(v) => f(v),
         Err(e) => Err(InvokeError::Plugin(PluginError::from(e))),
@@ -207,7 +251,13 @@ fn plugin_result<T, U>(r: Result<T, crate::bindings::wit::types::PluginError>, f
 
 impl Sandbox {
     fn notes(&self) -> Vec<String> {
-        let mut notes = self.store.data().notes.lock().map(|n| n.clone()).unwrap_or_default();
+        let mut notes = self
+            .store
+            .data()
+            .notes
+            .lock()
+            .map(|n| n.clone())
+            .unwrap_or_default();
         let dropped = self.store.data().log.dropped;
         if dropped > 0 {
             notes.push(format!("{dropped} log lines dropped by the rate limit"));
@@ -231,60 +281,126 @@ impl ConnectorInstance {
 
     pub async fn describe(&mut self) -> Result<PluginInfo, InvokeError> {
         let t = self.timeout();
-        let info = call!(&mut self.0, t, Connector, |store, g| g.rollcall_plugin_source().call_describe(store))?;
+        let info = call!(&mut self.0, t, Connector, |store, g| g
+            .rollcall_plugin_source()
+            .call_describe(store))?;
         Ok(info.into())
     }
 
     pub async fn validate_config(&mut self) -> Result<(), InvokeError> {
         let t = self.timeout();
-        let r = call!(&mut self.0, t, Connector, |store, g| g.rollcall_plugin_source().call_validate_config(store))?;
+        let r = call!(&mut self.0, t, Connector, |store, g| g
+            .rollcall_plugin_source()
+            .call_validate_config(store))?;
         plugin_result(r, Ok)
     }
 
-    pub async fn list_users(&mut self, cursor: Option<String>, limit: u32) -> Result<Page<UserInput>, InvokeError> {
+    pub async fn list_users(
+        &mut self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<UserInput>, InvokeError> {
         let t = self.timeout();
         let req = convert::page_request(cursor, limit);
-        let r = call!(&mut self.0, t, Connector, |store, g| g.rollcall_plugin_source().call_list_users(store, &req))?;
-        plugin_result(r, |p| Ok(Page { items: p.users.into_iter().map(convert::user).collect::<Result<_, _>>()?, next_cursor: p.next_cursor }))
+        let r = call!(&mut self.0, t, Connector, |store, g| g
+            .rollcall_plugin_source()
+            .call_list_users(store, &req))?;
+        plugin_result(r, |p| {
+            Ok(Page {
+                items: p
+                    .users
+                    .into_iter()
+                    .map(convert::user)
+                    .collect::<Result<_, _>>()?,
+                next_cursor: p.next_cursor,
+            })
+        })
     }
 
-    pub async fn list_groups(&mut self, cursor: Option<String>, limit: u32) -> Result<Page<GroupInput>, InvokeError> {
+    pub async fn list_groups(
+        &mut self,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<GroupInput>, InvokeError> {
         let t = self.timeout();
         let req = convert::page_request(cursor, limit);
-        let r = call!(&mut self.0, t, Connector, |store, g| g.rollcall_plugin_source().call_list_groups(store, &req))?;
-        plugin_result(r, |p| Ok(Page { items: p.groups.into_iter().map(convert::group).collect::<Result<_, _>>()?, next_cursor: p.next_cursor }))
+        let r = call!(&mut self.0, t, Connector, |store, g| g
+            .rollcall_plugin_source()
+            .call_list_groups(store, &req))?;
+        plugin_result(r, |p| {
+            Ok(Page {
+                items: p
+                    .groups
+                    .into_iter()
+                    .map(convert::group)
+                    .collect::<Result<_, _>>()?,
+                next_cursor: p.next_cursor,
+            })
+        })
     }
 
-    pub async fn list_members(&mut self, group_idp_id: &str, cursor: Option<String>, limit: u32) -> Result<Page<Membership>, InvokeError> {
+    pub async fn list_members(
+        &mut self,
+        group_idp_id: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<Membership>, InvokeError> {
         let t = self.timeout();
         let req = convert::page_request(cursor, limit);
-        let r = call!(&mut self.0, t, Connector, |store, g| g.rollcall_plugin_source().call_list_members(store, group_idp_id, &req))?;
-        plugin_result(r, |p| Ok(Page { items: p.members.into_iter().map(convert::membership).collect::<Result<_, _>>()?, next_cursor: p.next_cursor }))
+        let r = call!(&mut self.0, t, Connector, |store, g| g
+            .rollcall_plugin_source()
+            .call_list_members(store, group_idp_id, &req))?;
+        plugin_result(r, |p| {
+            Ok(Page {
+                items: p
+                    .members
+                    .into_iter()
+                    .map(convert::membership)
+                    .collect::<Result<_, _>>()?,
+                next_cursor: p.next_cursor,
+            })
+        })
     }
 
     pub async fn changes(&mut self, checkpoint: Option<&str>) -> Result<ChangePage, InvokeError> {
         let t = self.timeout();
-        let r = call!(&mut self.0, t, Connector, |store, g| g.rollcall_plugin_source().call_changes(store, checkpoint))?;
+        let r = call!(&mut self.0, t, Connector, |store, g| g
+            .rollcall_plugin_source()
+            .call_changes(store, checkpoint))?;
         plugin_result(r, |p| {
             Ok(ChangePage {
-                changes: p.changes.into_iter().map(convert::change).collect::<Result<_, _>>()?,
+                changes: p
+                    .changes
+                    .into_iter()
+                    .map(convert::change)
+                    .collect::<Result<_, _>>()?,
                 checkpoint: p.checkpoint,
                 has_more: p.has_more,
             })
         })
     }
 
-    pub async fn map_scim_user(&mut self, resource: &serde_json::Value) -> Result<Option<UserInput>, InvokeError> {
+    pub async fn map_scim_user(
+        &mut self,
+        resource: &serde_json::Value,
+    ) -> Result<Option<UserInput>, InvokeError> {
         let t = self.timeout();
         let text = resource.to_string();
-        let r = call!(&mut self.0, t, Connector, |store, g| g.rollcall_plugin_source().call_map_scim_user(store, &text))?;
+        let r = call!(&mut self.0, t, Connector, |store, g| g
+            .rollcall_plugin_source()
+            .call_map_scim_user(store, &text))?;
         plugin_result(r, |u| u.map(convert::user).transpose())
     }
 
-    pub async fn map_scim_group(&mut self, resource: &serde_json::Value) -> Result<Option<GroupInput>, InvokeError> {
+    pub async fn map_scim_group(
+        &mut self,
+        resource: &serde_json::Value,
+    ) -> Result<Option<GroupInput>, InvokeError> {
         let t = self.timeout();
         let text = resource.to_string();
-        let r = call!(&mut self.0, t, Connector, |store, g| g.rollcall_plugin_source().call_map_scim_group(store, &text))?;
+        let r = call!(&mut self.0, t, Connector, |store, g| g
+            .rollcall_plugin_source()
+            .call_map_scim_group(store, &text))?;
         plugin_result(r, |u| u.map(convert::group).transpose())
     }
 }
@@ -304,20 +420,26 @@ impl LifecycleInstance {
 
     pub async fn describe(&mut self) -> Result<PluginInfo, InvokeError> {
         let t = self.timeout();
-        let info = call!(&mut self.0, t, Lifecycle, |store, g| g.rollcall_plugin_action().call_describe(store))?;
+        let info = call!(&mut self.0, t, Lifecycle, |store, g| g
+            .rollcall_plugin_action()
+            .call_describe(store))?;
         Ok(info.into())
     }
 
     pub async fn validate_config(&mut self) -> Result<(), InvokeError> {
         let t = self.timeout();
-        let r = call!(&mut self.0, t, Lifecycle, |store, g| g.rollcall_plugin_action().call_validate_config(store))?;
+        let r = call!(&mut self.0, t, Lifecycle, |store, g| g
+            .rollcall_plugin_action()
+            .call_validate_config(store))?;
         plugin_result(r, Ok)
     }
 
     pub async fn handle(&mut self, event: &LifecycleEvent) -> Result<Outcome, InvokeError> {
         let t = self.timeout();
         let wire = convert::event(event);
-        let r = call!(&mut self.0, t, Lifecycle, |store, g| g.rollcall_plugin_action().call_handle(store, &wire))?;
+        let r = call!(&mut self.0, t, Lifecycle, |store, g| g
+            .rollcall_plugin_action()
+            .call_handle(store, &wire))?;
         plugin_result(r, |o| Ok(o.into()))
     }
 }

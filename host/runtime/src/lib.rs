@@ -20,8 +20,8 @@ mod error;
 mod host_state;
 pub mod hosts;
 mod imports;
-pub mod manifest;
 mod invoke;
+pub mod manifest;
 mod outbound;
 pub mod policy;
 pub mod registry;
@@ -29,7 +29,9 @@ pub mod schema;
 mod store_state;
 
 pub use bindings::{CONNECTOR_EXPORT, LIFECYCLE_EXPORT};
-pub use context::{InvocationContext, MemoryState, StateBackend, StateError, StateScope, BoxFuture, check_quota};
+pub use context::{
+    BoxFuture, InvocationContext, MemoryState, StateBackend, StateError, StateScope, check_quota,
+};
 pub use convert::{Change, ChangePage, LifecycleEvent, Membership, Outcome, Page, PluginInfo};
 pub use engine::{EPOCH_TICK, digest};
 pub use error::{InstallError, InvokeError, PluginError};

@@ -107,22 +107,31 @@ fn err<T>(message: impl Into<String>) -> Result<T, ManifestError> {
 pub fn is_valid_plugin_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn is_semver(v: &str) -> bool {
     let (core, pre) = v.split_once('-').map_or((v, None), |(c, p)| (c, Some(p)));
     let parts: Vec<&str> = core.split('.').collect();
     parts.len() == 3
-        && parts.iter().all(|p| !p.is_empty() && p.len() <= 9 && p.chars().all(|c| c.is_ascii_digit()))
-        && pre.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.chars().all(|c| c.is_ascii_digit()))
+        && pre.is_none_or(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        })
         && v.len() <= 64
 }
 
 impl Manifest {
     /// Parses TOML text and checks every field.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError(e.message().to_owned()))?;
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError(e.message().to_owned()))?;
         manifest.check()?;
         Ok(manifest)
     }
@@ -135,7 +144,10 @@ impl Manifest {
             ));
         }
         if !is_semver(&self.version) {
-            return err(format!("version '{}' is not a semantic version like 1.2.3", self.version));
+            return err(format!(
+                "version '{}' is not a semantic version like 1.2.3",
+                self.version
+            ));
         }
         if !SUPPORTED_WIT_VERSIONS.contains(&self.wit.as_str()) {
             return err(format!(
@@ -154,18 +166,25 @@ impl Manifest {
             HostPattern::parse(host).map_err(|e| ManifestError(format!("hosts: {e}")))?;
         }
         if let Some(schema) = &self.config_schema {
-            schema::check_schema(schema).map_err(|e| ManifestError(format!("config_schema {e}")))?;
+            schema::check_schema(schema)
+                .map_err(|e| ManifestError(format!("config_schema {e}")))?;
         }
         let mut names = std::collections::BTreeSet::new();
         for slot in &self.credentials {
             if !is_valid_plugin_id(&slot.name.replace('_', "-")) {
-                return err(format!("credentials: name '{}' must be a-z, 0-9, '-' or '_'", slot.name));
+                return err(format!(
+                    "credentials: name '{}' must be a-z, 0-9, '-' or '_'",
+                    slot.name
+                ));
             }
             if !names.insert(slot.name.clone()) {
                 return err(format!("credentials: '{}' is declared twice", slot.name));
             }
             if slot.hosts.is_empty() {
-                return err(format!("credentials.{}: hosts must not be empty", slot.name));
+                return err(format!(
+                    "credentials.{}: hosts must not be empty",
+                    slot.name
+                ));
             }
             for host in &slot.hosts {
                 if !self.hosts.contains(host) {
@@ -238,20 +257,47 @@ hosts = ["api.example.com"]
         assert_eq!(m.kind, PluginKind::Lifecycle);
         assert!(m.has(Capability::Secrets));
         assert_eq!(m.limits.memory_mib, Some(32));
-        assert_eq!(m.credentials[0].kind, CredentialKind::Oauth2ClientCredentials);
+        assert_eq!(
+            m.credentials[0].kind,
+            CredentialKind::Oauth2ClientCredentials
+        );
         assert_eq!(m.schema()["required"][0], "base_url");
     }
 
     #[test]
     fn bad_manifests_name_the_field() {
         let cases = [
-            (GOOD.replace("\"http-action\"", "\"Bad Id\""), "plugin.toml: id 'Bad Id' must be 1 to 64 characters of a-z, 0-9 and '-', starting with a letter"),
-            (GOOD.replace("version = \"0.1.0\"", "version = \"one\""), "plugin.toml: version 'one' is not a semantic version like 1.2.3"),
-            (GOOD.replace("wit = \"0.1.0\"", "wit = \"9.0.0\""), "plugin.toml: wit '9.0.0' is not supported by this host (supported: 0.1.0)"),
-            (GOOD.replace("kind = \"lifecycle\"", "kind = \"daemon\""), "plugin.toml: unknown variant `daemon`, expected `connector` or `lifecycle`"),
-            (GOOD.replace("hosts = [\"api.example.com\"]", "hosts = [\"other.example.com\"]"), "plugin.toml: credentials.api: host 'other.example.com' is not listed in hosts"),
-            (GOOD.replace("required = [\"base_url\"]", "pattern = \"x\""), "plugin.toml: config_schema #: keyword 'pattern' is not supported (see docs/plugins/reference.md)"),
-            (GOOD.replace("\"*.example.org\"", "\"http://x\""), "plugin.toml: hosts: 'http://x' is not a host name (write it without scheme or path)"),
+            (
+                GOOD.replace("\"http-action\"", "\"Bad Id\""),
+                "plugin.toml: id 'Bad Id' must be 1 to 64 characters of a-z, 0-9 and '-', starting with a letter",
+            ),
+            (
+                GOOD.replace("version = \"0.1.0\"", "version = \"one\""),
+                "plugin.toml: version 'one' is not a semantic version like 1.2.3",
+            ),
+            (
+                GOOD.replace("wit = \"0.1.0\"", "wit = \"9.0.0\""),
+                "plugin.toml: wit '9.0.0' is not supported by this host (supported: 0.1.0)",
+            ),
+            (
+                GOOD.replace("kind = \"lifecycle\"", "kind = \"daemon\""),
+                "plugin.toml: unknown variant `daemon`, expected `connector` or `lifecycle`",
+            ),
+            (
+                GOOD.replace(
+                    "hosts = [\"api.example.com\"]",
+                    "hosts = [\"other.example.com\"]",
+                ),
+                "plugin.toml: credentials.api: host 'other.example.com' is not listed in hosts",
+            ),
+            (
+                GOOD.replace("required = [\"base_url\"]", "pattern = \"x\""),
+                "plugin.toml: config_schema #: keyword 'pattern' is not supported (see docs/plugins/reference.md)",
+            ),
+            (
+                GOOD.replace("\"*.example.org\"", "\"http://x\""),
+                "plugin.toml: hosts: 'http://x' is not a host name (write it without scheme or path)",
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(Manifest::parse(&text).unwrap_err().to_string(), expected);

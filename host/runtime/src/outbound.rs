@@ -60,8 +60,17 @@ struct Target {
 }
 
 impl Outbound {
-    pub(crate) fn new(ctx: Arc<InvocationContext>, policy: Arc<SandboxPolicy>, notes: Notes) -> Self {
-        Outbound { ctx, policy, notes, allowlist: None }
+    pub(crate) fn new(
+        ctx: Arc<InvocationContext>,
+        policy: Arc<SandboxPolicy>,
+        notes: Notes,
+    ) -> Self {
+        Outbound {
+            ctx,
+            policy,
+            notes,
+            allowlist: None,
+        }
     }
 
     fn deny(&self, reason: String) -> HttpError {
@@ -79,26 +88,45 @@ impl Outbound {
             Some(s) if *s == Scheme::HTTP => {
                 return Err(self.deny("plain http is not allowed; use https (operator switch ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP)".into()));
             }
-            other => return Err(self.deny(format!("unsupported scheme {:?}", other.map(|s| s.as_str())))),
+            other => {
+                return Err(self.deny(format!(
+                    "unsupported scheme {:?}",
+                    other.map(|s| s.as_str())
+                )));
+            }
         };
-        let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_ascii_lowercase();
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let ctx = self.ctx.clone();
         let allowlist = self
             .allowlist
-            .get_or_insert_with(|| Arc::new(HostAllowlist::new(&ctx.manifest.hosts, &ctx.granted_hosts)))
+            .get_or_insert_with(|| {
+                Arc::new(HostAllowlist::new(&ctx.manifest.hosts, &ctx.granted_hosts))
+            })
             .clone();
-        allowlist.check(&host, port).map_err(|reason| self.deny(reason))?;
+        allowlist
+            .check(&host, port)
+            .map_err(|reason| self.deny(reason))?;
         Ok(Target { host, port, tls })
     }
 
     /// The credential bound to a manifest slot covering `target`, if any.
     fn credential_for(&self, target: &Target) -> Option<(String, credentials::Credential)> {
         let slot = self.ctx.manifest.credentials.iter().find(|slot| {
-            slot.hosts.iter().filter_map(|h| HostPattern::parse(h).ok()).any(|p| p.matches(&target.host, target.port))
+            slot.hosts
+                .iter()
+                .filter_map(|h| HostPattern::parse(h).ok())
+                .any(|p| p.matches(&target.host, target.port))
         })?;
         let credential = self.ctx.credentials.get(&slot.name)?;
-        Some((format!("{}:{}", self.ctx.installation_id, slot.name), credential.clone()))
+        Some((
+            format!("{}:{}", self.ctx.installation_id, slot.name),
+            credential.clone(),
+        ))
     }
 }
 
@@ -125,22 +153,29 @@ impl WasiHttpHooks for Outbound {
         Box::new(async move {
             let target = admitted?;
             if let Some((scope_key, credential)) = credential {
-                let value = credentials::authorization(&credential, &scope_key, &policy).await.map_err(|e| {
-                    tracing::warn!(plugin = %plugin, error = %e, "credential injection failed");
-                    push_note(&notes, format!("credential injection failed: {e}"));
-                    HttpError::InternalError(Some(format!("credential: {e}")))
+                let value = credentials::authorization(&credential, &scope_key, &policy)
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(plugin = %plugin, error = %e, "credential injection failed");
+                        push_note(&notes, format!("credential injection failed: {e}"));
+                        HttpError::InternalError(Some(format!("credential: {e}")))
+                    })?;
+                let value = HeaderValue::from_str(&value).map_err(|_| {
+                    HttpError::InternalError(Some("credential is not a valid header value".into()))
                 })?;
-                let value = HeaderValue::from_str(&value).map_err(|_| HttpError::InternalError(Some("credential is not a valid header value".into())))?;
                 request.headers_mut().insert(AUTHORIZATION, value);
             }
             let stream = connect(&target, &policy, Some(&notes)).await?;
             let response_timeout = options
                 .and_then(|o| o.first_byte_timeout)
-                .map_or(policy.http_response_timeout, |t| t.min(policy.http_response_timeout));
+                .map_or(policy.http_response_timeout, |t| {
+                    t.min(policy.http_response_timeout)
+                });
             let response = exchange(stream, request, response_timeout).await?;
             let cap = policy.http_max_response_bytes;
             let between = policy.http_response_timeout;
-            let response = response.map(|incoming| CappedBody::new(incoming, cap, between).boxed_unsync());
+            let response =
+                response.map(|incoming| CappedBody::new(incoming, cap, between).boxed_unsync());
             Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
@@ -148,14 +183,21 @@ impl WasiHttpHooks for Outbound {
 
 /// Resolves `target`, refuses special addresses (unless allowed) and
 /// connects to the checked address, with TLS for https.
-async fn connect(target: &Target, policy: &SandboxPolicy, notes: Option<&Notes>) -> HttpResult<Box<dyn StreamBox>> {
+async fn connect(
+    target: &Target,
+    policy: &SandboxPolicy,
+    notes: Option<&Notes>,
+) -> HttpResult<Box<dyn StreamBox>> {
     let addrs: Vec<SocketAddr> = match target.host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, target.port)],
-        Err(_) => tokio::time::timeout(policy.http_connect_timeout, tokio::net::lookup_host((target.host.as_str(), target.port)))
-            .await
-            .map_err(|_| HttpError::DnsTimeout)?
-            .map_err(|_| HttpError::DestinationNotFound)?
-            .collect(),
+        Err(_) => tokio::time::timeout(
+            policy.http_connect_timeout,
+            tokio::net::lookup_host((target.host.as_str(), target.port)),
+        )
+        .await
+        .map_err(|_| HttpError::DnsTimeout)?
+        .map_err(|_| HttpError::DestinationNotFound)?
+        .collect(),
     };
     if addrs.is_empty() {
         return Err(HttpError::DestinationNotFound);
@@ -165,11 +207,14 @@ async fn connect(target: &Target, policy: &SandboxPolicy, notes: Option<&Notes>)
             if let Some(class) = forbidden_address(addr.ip()) {
                 tracing::warn!(host = %target.host, address = %addr.ip(), class, "outgoing request denied: address not allowed");
                 if let Some(notes) = notes {
-                    push_note(notes, format!(
-                        "outgoing request denied: {} resolves to {}, a {class} address (operator switch ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK)",
-                        target.host,
-                        addr.ip()
-                    ));
+                    push_note(
+                        notes,
+                        format!(
+                            "outgoing request denied: {} resolves to {}, a {class} address (operator switch ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK)",
+                            target.host,
+                            addr.ip()
+                        ),
+                    );
                 }
                 return Err(HttpError::DestinationIpProhibited);
             }
@@ -179,15 +224,25 @@ async fn connect(target: &Target, policy: &SandboxPolicy, notes: Option<&Notes>)
     let tcp = tokio::time::timeout(policy.http_connect_timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| HttpError::ConnectionTimeout)?
-        .map_err(|e| if e.kind() == std::io::ErrorKind::ConnectionRefused { HttpError::ConnectionRefused } else { HttpError::Connect(e) })?;
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                HttpError::ConnectionRefused
+            } else {
+                HttpError::Connect(e)
+            }
+        })?;
     if !target.tls {
         return Ok(Box::new(tcp));
     }
-    let name = rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|_| HttpError::TlsProtocolError)?;
-    let tls = tokio::time::timeout(policy.http_connect_timeout, tls_connector().connect(name, tcp))
-        .await
-        .map_err(|_| HttpError::ConnectionTimeout)?
-        .map_err(|_| HttpError::TlsCertificateError)?;
+    let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+        .map_err(|_| HttpError::TlsProtocolError)?;
+    let tls = tokio::time::timeout(
+        policy.http_connect_timeout,
+        tls_connector().connect(name, tcp),
+    )
+    .await
+    .map_err(|_| HttpError::ConnectionTimeout)?
+    .map_err(|_| HttpError::TlsCertificateError)?;
     Ok(Box::new(tls))
 }
 
@@ -197,7 +252,9 @@ impl<T: Stream> StreamBox for T {}
 fn tls_connector() -> tokio_rustls::TlsConnector {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     let config = CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+        };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         Arc::new(
             rustls::ClientConfig::builder_with_provider(provider)
@@ -226,8 +283,15 @@ where
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    *request.uri_mut() = http::Uri::builder().path_and_query(path).build().map_err(|_| HttpError::HttpRequestUriInvalid)?;
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    *request.uri_mut() = http::Uri::builder()
+        .path_and_query(path)
+        .build()
+        .map_err(|_| HttpError::HttpRequestUriInvalid)?;
     tokio::time::timeout(response_timeout, sender.send_request(request))
         .await
         .map_err(|_| HttpError::HttpResponseTimeout)?
@@ -246,7 +310,13 @@ struct CappedBody {
 
 impl CappedBody {
     fn new(inner: hyper::body::Incoming, cap: u64, between: Duration) -> Self {
-        CappedBody { inner, remaining: cap, cap, between, timer: Box::pin(tokio::time::sleep(between)) }
+        CappedBody {
+            inner,
+            remaining: cap,
+            cap,
+            between,
+            timer: Box::pin(tokio::time::sleep(between)),
+        }
     }
 }
 
@@ -254,7 +324,10 @@ impl Body for CappedBody {
     type Data = Bytes;
     type Error = HttpError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 let len = frame.data_ref().map_or(0, |d| d.len() as u64);
@@ -281,7 +354,9 @@ pub(crate) fn form_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             other => out.push_str(&format!("%{other:02X}")),
         }
@@ -291,28 +366,56 @@ pub(crate) fn form_encode(value: &str) -> String {
 
 /// The host's own form POST (token endpoints), under the same address
 /// rules and timeouts as guest requests. Answers status and body (≤ 1 MiB).
-pub(crate) async fn post_form(url: &str, body: String, policy: &SandboxPolicy) -> Result<(u16, Bytes), String> {
-    let uri: http::Uri = url.parse().map_err(|_| format!("invalid token URL '{url}'"))?;
+pub(crate) async fn post_form(
+    url: &str,
+    body: String,
+    policy: &SandboxPolicy,
+) -> Result<(u16, Bytes), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| format!("invalid token URL '{url}'"))?;
     let tls = match uri.scheme() {
         Some(s) if *s == Scheme::HTTPS => true,
         Some(s) if *s == Scheme::HTTP && policy.allow_plain_http => false,
         _ => return Err(format!("token URL '{url}' must use https")),
     };
-    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_ascii_lowercase();
-    let target = Target { port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }), host, tls };
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_ascii_lowercase();
+    let target = Target {
+        port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+        host,
+        tls,
+    };
     let request = http::Request::post(uri.clone())
-        .header(http::header::HOST, uri.authority().map_or("", |a| a.as_str()))
-        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            http::header::HOST,
+            uri.authority().map_or("", |a| a.as_str()),
+        )
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
         .header(http::header::ACCEPT, "application/json")
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
-    let stream = connect(&target, policy, None).await.map_err(|e| format!("token endpoint: {e:?}"))?;
-    let response = exchange(stream, request, policy.http_response_timeout).await.map_err(|e| format!("token endpoint: {e:?}"))?;
-    let status = response.status().as_u16();
-    let body = CappedBody::new(response.into_body(), 1024 * 1024, policy.http_response_timeout)
-        .collect()
+    let stream = connect(&target, policy, None)
         .await
-        .map_err(|e| format!("token endpoint: {e:?}"))?
-        .to_bytes();
+        .map_err(|e| format!("token endpoint: {e:?}"))?;
+    let response = exchange(stream, request, policy.http_response_timeout)
+        .await
+        .map_err(|e| format!("token endpoint: {e:?}"))?;
+    let status = response.status().as_u16();
+    let body = CappedBody::new(
+        response.into_body(),
+        1024 * 1024,
+        policy.http_response_timeout,
+    )
+    .collect()
+    .await
+    .map_err(|e| format!("token endpoint: {e:?}"))?
+    .to_bytes();
     Ok((status, body))
 }

@@ -20,25 +20,111 @@ pub struct Limit {
 
 /// Every numeric limit, its environment override and default.
 pub const LIMITS: &[Limit] = &[
-    Limit { key: "memory_mib", env: "ROLLCALL_PLUGIN_MEMORY_MIB", default: 128, unit: "MiB", help: "linear memory per instance" },
-    Limit { key: "page_timeout_ms", env: "ROLLCALL_PLUGIN_PAGE_TIMEOUT_MS", default: 30_000, unit: "ms", help: "deadline of one connector call (one page)" },
-    Limit { key: "action_timeout_ms", env: "ROLLCALL_PLUGIN_ACTION_TIMEOUT_MS", default: 15_000, unit: "ms", help: "deadline of one lifecycle call" },
-    Limit { key: "max_concurrency", env: "ROLLCALL_PLUGIN_MAX_CONCURRENCY", default: 64, unit: "calls", help: "plugin calls running at once in this process" },
-    Limit { key: "http_connect_timeout_ms", env: "ROLLCALL_PLUGIN_HTTP_CONNECT_TIMEOUT_MS", default: 5_000, unit: "ms", help: "DNS + TCP + TLS for one outgoing request" },
-    Limit { key: "http_response_timeout_ms", env: "ROLLCALL_PLUGIN_HTTP_RESPONSE_TIMEOUT_MS", default: 10_000, unit: "ms", help: "wait for the response head, and between body chunks" },
-    Limit { key: "http_max_response_bytes", env: "ROLLCALL_PLUGIN_HTTP_MAX_RESPONSE_BYTES", default: 16 * 1024 * 1024, unit: "bytes", help: "largest response body a plugin may read" },
-    Limit { key: "log_burst", env: "ROLLCALL_PLUGIN_LOG_BURST", default: 50, unit: "lines", help: "log lines a call may write at once before rate limiting" },
-    Limit { key: "log_per_second", env: "ROLLCALL_PLUGIN_LOG_PER_SECOND", default: 10, unit: "lines/s", help: "sustained log lines per instance" },
-    Limit { key: "log_line_bytes", env: "ROLLCALL_PLUGIN_LOG_LINE_BYTES", default: 2_048, unit: "bytes", help: "longer log lines are truncated" },
-    Limit { key: "state_max_keys", env: "ROLLCALL_PLUGIN_STATE_MAX_KEYS", default: 1_000, unit: "keys", help: "state keys per installation" },
-    Limit { key: "state_max_bytes", env: "ROLLCALL_PLUGIN_STATE_MAX_BYTES", default: 4 * 1024 * 1024, unit: "bytes", help: "state bytes (keys + values) per installation" },
-    Limit { key: "state_max_value_bytes", env: "ROLLCALL_PLUGIN_STATE_MAX_VALUE_BYTES", default: 64 * 1024, unit: "bytes", help: "one state value" },
+    Limit {
+        key: "memory_mib",
+        env: "ROLLCALL_PLUGIN_MEMORY_MIB",
+        default: 128,
+        unit: "MiB",
+        help: "linear memory per instance",
+    },
+    Limit {
+        key: "page_timeout_ms",
+        env: "ROLLCALL_PLUGIN_PAGE_TIMEOUT_MS",
+        default: 30_000,
+        unit: "ms",
+        help: "deadline of one connector call (one page)",
+    },
+    Limit {
+        key: "action_timeout_ms",
+        env: "ROLLCALL_PLUGIN_ACTION_TIMEOUT_MS",
+        default: 15_000,
+        unit: "ms",
+        help: "deadline of one lifecycle call",
+    },
+    Limit {
+        key: "max_concurrency",
+        env: "ROLLCALL_PLUGIN_MAX_CONCURRENCY",
+        default: 64,
+        unit: "calls",
+        help: "plugin calls running at once in this process",
+    },
+    Limit {
+        key: "http_connect_timeout_ms",
+        env: "ROLLCALL_PLUGIN_HTTP_CONNECT_TIMEOUT_MS",
+        default: 5_000,
+        unit: "ms",
+        help: "DNS + TCP + TLS for one outgoing request",
+    },
+    Limit {
+        key: "http_response_timeout_ms",
+        env: "ROLLCALL_PLUGIN_HTTP_RESPONSE_TIMEOUT_MS",
+        default: 10_000,
+        unit: "ms",
+        help: "wait for the response head, and between body chunks",
+    },
+    Limit {
+        key: "http_max_response_bytes",
+        env: "ROLLCALL_PLUGIN_HTTP_MAX_RESPONSE_BYTES",
+        default: 16 * 1024 * 1024,
+        unit: "bytes",
+        help: "largest response body a plugin may read",
+    },
+    Limit {
+        key: "log_burst",
+        env: "ROLLCALL_PLUGIN_LOG_BURST",
+        default: 50,
+        unit: "lines",
+        help: "log lines a call may write at once before rate limiting",
+    },
+    Limit {
+        key: "log_per_second",
+        env: "ROLLCALL_PLUGIN_LOG_PER_SECOND",
+        default: 10,
+        unit: "lines/s",
+        help: "sustained log lines per instance",
+    },
+    Limit {
+        key: "log_line_bytes",
+        env: "ROLLCALL_PLUGIN_LOG_LINE_BYTES",
+        default: 2_048,
+        unit: "bytes",
+        help: "longer log lines are truncated",
+    },
+    Limit {
+        key: "state_max_keys",
+        env: "ROLLCALL_PLUGIN_STATE_MAX_KEYS",
+        default: 1_000,
+        unit: "keys",
+        help: "state keys per installation",
+    },
+    Limit {
+        key: "state_max_bytes",
+        env: "ROLLCALL_PLUGIN_STATE_MAX_BYTES",
+        default: 4 * 1024 * 1024,
+        unit: "bytes",
+        help: "state bytes (keys + values) per installation",
+    },
+    Limit {
+        key: "state_max_value_bytes",
+        env: "ROLLCALL_PLUGIN_STATE_MAX_VALUE_BYTES",
+        default: 64 * 1024,
+        unit: "bytes",
+        help: "one state value",
+    },
 ];
 
 /// Operator switches (booleans), off by default.
 pub const SWITCHES: &[(&str, &str, &str)] = &[
-    ("allow_private_network", "ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK", "let plugins reach loopback, private, link-local and metadata addresses (tests, local development)"),
-    ("allow_plain_http", "ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP", "let plugins use http:// (otherwise HTTPS only)"),
+    (
+        "allow_private_network",
+        "ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK",
+        "let plugins reach loopback, private, link-local and metadata addresses (tests, local development)",
+    ),
+    (
+        "allow_plain_http",
+        "ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP",
+        "let plugins use http:// (otherwise HTTPS only)",
+    ),
 ];
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -46,7 +132,11 @@ pub enum PolicyError {
     #[error("{env}: '{value}' is not a whole number")]
     NotANumber { env: &'static str, value: String },
     #[error("{env}: must be between 1 and {max}, got {value}")]
-    OutOfRange { env: &'static str, value: u64, max: u64 },
+    OutOfRange {
+        env: &'static str,
+        value: u64,
+        max: u64,
+    },
     #[error("{env}: expected true or false, got '{value}'")]
     NotABool { env: &'static str, value: String },
 }
@@ -123,7 +213,11 @@ impl SandboxPolicy {
         let n = |key: &str| -> Result<u64, PolicyError> {
             let limit = LIMITS.iter().find(|l| l.key == key).expect("known limit");
             match lookup(limit.env) {
-                Some(v) => parse_u64(limit.env, &v, limit.default.saturating_mul(1024).max(1 << 20)),
+                Some(v) => parse_u64(
+                    limit.env,
+                    &v,
+                    limit.default.saturating_mul(1024).max(1 << 20),
+                ),
                 None => Ok(limit.default),
             }
         };
@@ -162,7 +256,9 @@ impl SandboxPolicy {
     /// Switches are never widened by either.
     pub fn narrowed(&self, manifest: &LimitRequest, grant: &LimitRequest) -> SandboxPolicy {
         let min3 = |platform: u64, a: Option<u64>, b: Option<u64>| {
-            platform.min(a.unwrap_or(u64::MAX)).min(b.unwrap_or(u64::MAX))
+            platform
+                .min(a.unwrap_or(u64::MAX))
+                .min(b.unwrap_or(u64::MAX))
         };
         let mib = |v: Option<u64>| v.map(|m| m.saturating_mul(1024 * 1024));
         let timeout = |platform: Duration| {
@@ -173,11 +269,23 @@ impl SandboxPolicy {
             ))
         };
         SandboxPolicy {
-            memory_bytes: min3(self.memory_bytes, mib(manifest.memory_mib), mib(grant.memory_mib)),
+            memory_bytes: min3(
+                self.memory_bytes,
+                mib(manifest.memory_mib),
+                mib(grant.memory_mib),
+            ),
             page_timeout: timeout(self.page_timeout),
             action_timeout: timeout(self.action_timeout),
-            state_max_keys: min3(self.state_max_keys, manifest.state_max_keys, grant.state_max_keys),
-            state_max_bytes: min3(self.state_max_bytes, manifest.state_max_bytes, grant.state_max_bytes),
+            state_max_keys: min3(
+                self.state_max_keys,
+                manifest.state_max_keys,
+                grant.state_max_keys,
+            ),
+            state_max_bytes: min3(
+                self.state_max_bytes,
+                manifest.state_max_bytes,
+                grant.state_max_bytes,
+            ),
             ..self.clone()
         }
     }
@@ -190,8 +298,16 @@ mod tests {
     #[test]
     fn effective_is_the_minimum_of_manifest_grant_and_platform() {
         let platform = SandboxPolicy::default();
-        let manifest = LimitRequest { memory_mib: Some(64), call_timeout_ms: Some(60_000), ..Default::default() };
-        let grant = LimitRequest { memory_mib: Some(256), call_timeout_ms: Some(2_000), ..Default::default() };
+        let manifest = LimitRequest {
+            memory_mib: Some(64),
+            call_timeout_ms: Some(60_000),
+            ..Default::default()
+        };
+        let grant = LimitRequest {
+            memory_mib: Some(256),
+            call_timeout_ms: Some(2_000),
+            ..Default::default()
+        };
         let effective = platform.narrowed(&manifest, &grant);
         assert_eq!(effective.memory_bytes, 64 * 1024 * 1024);
         assert_eq!(effective.action_timeout, Duration::from_millis(2_000));
@@ -211,14 +327,20 @@ mod tests {
         .unwrap();
         assert_eq!(p.memory_bytes, 32 << 20);
         assert!(p.allow_private_network);
-        let bad = SandboxPolicy::from_lookup(&|k| (k == "ROLLCALL_PLUGIN_PAGE_TIMEOUT_MS").then(|| "soon".into()));
+        let bad = SandboxPolicy::from_lookup(&|k| {
+            (k == "ROLLCALL_PLUGIN_PAGE_TIMEOUT_MS").then(|| "soon".into())
+        });
         assert_eq!(
             bad.unwrap_err().to_string(),
             "ROLLCALL_PLUGIN_PAGE_TIMEOUT_MS: 'soon' is not a whole number"
         );
-        let zero = SandboxPolicy::from_lookup(&|k| (k == "ROLLCALL_PLUGIN_MAX_CONCURRENCY").then(|| "0".into()));
+        let zero = SandboxPolicy::from_lookup(&|k| {
+            (k == "ROLLCALL_PLUGIN_MAX_CONCURRENCY").then(|| "0".into())
+        });
         assert!(matches!(zero, Err(PolicyError::OutOfRange { .. })));
-        let switch = SandboxPolicy::from_lookup(&|k| (k == "ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP").then(|| "maybe".into()));
+        let switch = SandboxPolicy::from_lookup(&|k| {
+            (k == "ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP").then(|| "maybe".into())
+        });
         assert!(matches!(switch, Err(PolicyError::NotABool { .. })));
     }
 }

@@ -67,8 +67,11 @@ pub async fn install(
     source: &'static str,
 ) -> Result<(Plugin, bool), RegistryError> {
     if wasm.len() > MAX_COMPONENT_BYTES {
-        return Err(RegistryError::Invalid(format!("the component is larger than {MAX_COMPONENT_BYTES} bytes")));
+        return Err(RegistryError::Invalid(format!(
+            "the component is larger than {MAX_COMPONENT_BYTES} bytes"
+        )));
     }
+    crate::engine::check_format(wasm)?;
     let embedded = manifest::embedded(wasm);
     let text = manifest_text.or(embedded.as_deref()).ok_or_else(|| {
         RegistryError::Invalid("no manifest: pass plugin.toml (--manifest) or build with rollcall-plugin-sdk, which embeds it".into())
@@ -89,7 +92,8 @@ pub async fn install(
         kind: manifest.kind.as_str().to_owned(),
         wit_version: manifest.wit.clone(),
         description: manifest.description.clone(),
-        manifest: serde_json::to_value(&manifest).map_err(|e| RegistryError::Invalid(e.to_string()))?,
+        manifest: serde_json::to_value(&manifest)
+            .map_err(|e| RegistryError::Invalid(e.to_string()))?,
         source,
         wasm: wasm.to_vec(),
     };
@@ -97,42 +101,76 @@ pub async fn install(
 }
 
 /// Records every built-in plugin (idempotent).
-pub async fn install_builtins(runtime: &Runtime, store: &Store) -> Result<Vec<Plugin>, RegistryError> {
+pub async fn install_builtins(
+    runtime: &Runtime,
+    store: &Store,
+) -> Result<Vec<Plugin>, RegistryError> {
     let mut out = Vec::new();
     for builtin in BUILTINS {
-        out.push(install(runtime, store, builtin.wasm, None, "builtin").await?.0);
+        out.push(
+            install(runtime, store, builtin.wasm, None, "builtin")
+                .await?
+                .0,
+        );
     }
     Ok(out)
 }
 
 /// The manifest stored with a plugin.
 pub fn stored_manifest(plugin: &Plugin) -> Result<Manifest, RegistryError> {
-    serde_json::from_value(plugin.manifest.clone())
-        .map_err(|e| RegistryError::Invalid(format!("stored manifest of {} is unreadable: {e}", plugin.digest)))
+    serde_json::from_value(plugin.manifest.clone()).map_err(|e| {
+        RegistryError::Invalid(format!(
+            "stored manifest of {} is unreadable: {e}",
+            plugin.digest
+        ))
+    })
 }
 
 fn check_grants(manifest: &Manifest, grants: &Grants) -> Result<(), RegistryError> {
     for host in &grants.hosts {
-        HostPattern::parse(host).map_err(|e| RegistryError::Invalid(format!("grants.hosts: {e}")))?;
-        if !manifest.hosts.contains(host) && !manifest.hosts.iter().filter_map(|h| HostPattern::parse(h).ok()).any(|p| {
-            let (name, port) = host.rsplit_once(':').and_then(|(h, p)| p.parse().ok().map(|p| (h, p))).unwrap_or((host.as_str(), 443));
-            !name.starts_with("*.") && p.matches(name, port)
-        }) {
+        HostPattern::parse(host)
+            .map_err(|e| RegistryError::Invalid(format!("grants.hosts: {e}")))?;
+        if !manifest.hosts.contains(host)
+            && !manifest
+                .hosts
+                .iter()
+                .filter_map(|h| HostPattern::parse(h).ok())
+                .any(|p| {
+                    let (name, port) = host
+                        .rsplit_once(':')
+                        .and_then(|(h, p)| p.parse().ok().map(|p| (h, p)))
+                        .unwrap_or((host.as_str(), 443));
+                    !name.starts_with("*.") && p.matches(name, port)
+                })
+        {
             return Err(RegistryError::Invalid(format!(
                 "grants.hosts: '{host}' is not declared in the plugin's manifest (declared: {})",
-                if manifest.hosts.is_empty() { "none".to_owned() } else { manifest.hosts.join(", ") }
+                if manifest.hosts.is_empty() {
+                    "none".to_owned()
+                } else {
+                    manifest.hosts.join(", ")
+                }
             )));
         }
     }
     Ok(())
 }
 
-fn check_credentials(manifest: &Manifest, credentials: &Map<String, Value>) -> Result<BTreeMap<String, Credential>, RegistryError> {
+fn check_credentials(
+    manifest: &Manifest,
+    credentials: &Map<String, Value>,
+) -> Result<BTreeMap<String, Credential>, RegistryError> {
     let mut out = BTreeMap::new();
     for (name, value) in credentials {
-        let slot = manifest.credentials.iter().find(|s| &s.name == name).ok_or_else(|| {
-            RegistryError::Invalid(format!("credentials.{name}: the plugin declares no such credential slot"))
-        })?;
+        let slot = manifest
+            .credentials
+            .iter()
+            .find(|s| &s.name == name)
+            .ok_or_else(|| {
+                RegistryError::Invalid(format!(
+                    "credentials.{name}: the plugin declares no such credential slot"
+                ))
+            })?;
         let credential: Credential = serde_json::from_value(value.clone())
             .map_err(|e| RegistryError::Invalid(format!("credentials.{name}: {e}")))?;
         if credential.kind() != slot.kind {
@@ -142,28 +180,53 @@ fn check_credentials(manifest: &Manifest, credentials: &Map<String, Value>) -> R
                 credential.kind()
             )));
         }
-        credential.check().map_err(|e| RegistryError::Invalid(format!("credentials.{name}: {e}")))?;
+        credential
+            .check()
+            .map_err(|e| RegistryError::Invalid(format!("credentials.{name}: {e}")))?;
         out.insert(name.clone(), credential);
     }
-    if let Some(missing) = manifest.credentials.iter().find(|s| !s.optional && !out.contains_key(&s.name)) {
-        return Err(RegistryError::Invalid(format!("credentials.{}: required by the plugin", missing.name)));
+    if let Some(missing) = manifest
+        .credentials
+        .iter()
+        .find(|s| !s.optional && !out.contains_key(&s.name))
+    {
+        return Err(RegistryError::Invalid(format!(
+            "credentials.{}: required by the plugin",
+            missing.name
+        )));
     }
     Ok(out)
 }
 
 /// Validates a binding against the plugin's manifest and records it.
-pub async fn create_installation(store: &Store, request: InstallationRequest) -> Result<PluginInstallation, RegistryError> {
-    let plugin = store.get_plugin(&request.plugin).await?.ok_or(StoreError::NotFound("plugin"))?;
+pub async fn create_installation(
+    store: &Store,
+    request: InstallationRequest,
+) -> Result<PluginInstallation, RegistryError> {
+    let plugin = store
+        .get_plugin(&request.plugin)
+        .await?
+        .ok_or(StoreError::NotFound("plugin"))?;
     let manifest = stored_manifest(&plugin)?;
     if manifest.kind == PluginKind::Connector && request.directory_id.is_none() {
-        return Err(RegistryError::Invalid("a connector plugin is bound to a directory: directory_id is required".into()));
+        return Err(RegistryError::Invalid(
+            "a connector plugin is bound to a directory: directory_id is required".into(),
+        ));
     }
-    schema::validate(&manifest.schema(), &Value::Object(request.config.clone()))
-        .map_err(|errors| RegistryError::Invalid(format!("config does not match the plugin's schema: {}", errors.join("; "))))?;
+    schema::validate(&manifest.schema(), &Value::Object(request.config.clone())).map_err(
+        |errors| {
+            RegistryError::Invalid(format!(
+                "config does not match the plugin's schema: {}",
+                errors.join("; ")
+            ))
+        },
+    )?;
     check_grants(&manifest, &request.grants)?;
     check_credentials(&manifest, &request.credentials)?;
     if let Some((name, _)) = request.secrets.iter().find(|(_, v)| !v.is_string()) {
-        return Err(RegistryError::Invalid(format!("secrets.{name}: must be a string")));
+        return Err(RegistryError::Invalid(format!(
+            "secrets.{name}: must be a string"
+        )));
     }
     Ok(store
         .create_plugin_installation(NewInstallation {
@@ -186,7 +249,10 @@ pub async fn prepare_installation(
     store: &Store,
     installation: &PluginInstallation,
 ) -> Result<(LoadedPlugin, InvocationContext), RegistryError> {
-    let plugin = store.get_plugin(&installation.plugin_digest).await?.ok_or(StoreError::NotFound("plugin"))?;
+    let plugin = store
+        .get_plugin(&installation.plugin_digest)
+        .await?
+        .ok_or(StoreError::NotFound("plugin"))?;
     let manifest = stored_manifest(&plugin)?;
     let wasm = store.plugin_wasm(&plugin.digest).await?;
     let loaded = runtime.load(&wasm)?;

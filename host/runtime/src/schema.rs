@@ -11,12 +11,33 @@
 
 use serde_json::{Map, Value};
 
-const ANNOTATIONS: &[&str] = &["title", "description", "default", "examples", "format", "$schema", "$id"];
-const KEYWORDS: &[&str] = &[
-    "type", "properties", "required", "additionalProperties", "items", "enum", "const",
-    "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems",
+const ANNOTATIONS: &[&str] = &[
+    "title",
+    "description",
+    "default",
+    "examples",
+    "format",
+    "$schema",
+    "$id",
 ];
-const TYPES: &[&str] = &["object", "array", "string", "number", "integer", "boolean", "null"];
+const KEYWORDS: &[&str] = &[
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "const",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+];
+const TYPES: &[&str] = &[
+    "object", "array", "string", "number", "integer", "boolean", "null",
+];
 
 /// Checks that `schema` only uses supported keywords, well-formed.
 pub fn check_schema(schema: &Value) -> Result<(), String> {
@@ -35,7 +56,9 @@ fn check_at(schema: &Value, at: &str) -> Result<(), String> {
             continue;
         }
         if !KEYWORDS.contains(&key.as_str()) {
-            return Err(format!("{at}: keyword '{key}' is not supported (see docs/plugins/reference.md)"));
+            return Err(format!(
+                "{at}: keyword '{key}' is not supported (see docs/plugins/reference.md)"
+            ));
         }
         match key.as_str() {
             "type" => {
@@ -50,32 +73,30 @@ fn check_at(schema: &Value, at: &str) -> Result<(), String> {
                 }
             }
             "properties" => {
-                let props = value.as_object().ok_or(format!("{at}/properties: must be an object"))?;
+                let props = value
+                    .as_object()
+                    .ok_or(format!("{at}/properties: must be an object"))?;
                 for (name, sub) in props {
                     check_at(sub, &format!("{at}/properties/{name}"))?;
                 }
             }
             "additionalProperties" | "items" => check_at(value, &format!("{at}/{key}"))?,
             "required" => {
-                let ok = value.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+                let ok = value
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(Value::is_string));
                 if !ok {
                     return Err(format!("{at}/required: must be a list of property names"));
                 }
             }
-            "enum" => {
-                if !value.is_array() {
-                    return Err(format!("{at}/enum: must be a list"));
-                }
+            "enum" if !value.is_array() => {
+                return Err(format!("{at}/enum: must be a list"));
             }
-            "minimum" | "maximum" => {
-                if !value.is_number() {
-                    return Err(format!("{at}/{key}: must be a number"));
-                }
+            "minimum" | "maximum" if !value.is_number() => {
+                return Err(format!("{at}/{key}: must be a number"));
             }
-            "minLength" | "maxLength" | "minItems" | "maxItems" => {
-                if !value.is_u64() {
-                    return Err(format!("{at}/{key}: must be a non-negative integer"));
-                }
+            "minLength" | "maxLength" | "minItems" | "maxItems" if !value.is_u64() => {
+                return Err(format!("{at}/{key}: must be a non-negative integer"));
             }
             _ => {}
         }
@@ -88,7 +109,11 @@ fn check_at(schema: &Value, at: &str) -> Result<(), String> {
 pub fn validate(schema: &Value, value: &Value) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
     validate_at(schema, value, "config", &mut errors);
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 fn type_matches(name: &str, value: &Value) -> bool {
@@ -97,7 +122,9 @@ fn type_matches(name: &str, value: &Value) -> bool {
         "array" => value.is_array(),
         "string" => value.is_string(),
         "number" => value.is_number(),
-        "integer" => value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "integer" => {
+            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         "boolean" => value.is_boolean(),
         "null" => value.is_null(),
         _ => false,
@@ -127,7 +154,10 @@ fn validate_at(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>
     if let Some(Value::Array(allowed)) = map.get("enum")
         && !allowed.contains(value)
     {
-        errors.push(format!("{at}: must be one of {}", Value::Array(allowed.clone())));
+        errors.push(format!(
+            "{at}: must be one of {}",
+            Value::Array(allowed.clone())
+        ));
     }
     if let Some(c) = map.get("const")
         && c != value
@@ -135,9 +165,25 @@ fn validate_at(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>
         errors.push(format!("{at}: must be {c}"));
     }
     match value {
-        Value::String(s) => check_bounds(map, "minLength", "maxLength", s.chars().count(), "characters", at, errors),
+        Value::String(s) => check_bounds(
+            map,
+            "minLength",
+            "maxLength",
+            s.chars().count(),
+            "characters",
+            at,
+            errors,
+        ),
         Value::Array(items) => {
-            check_bounds(map, "minItems", "maxItems", items.len(), "items", at, errors);
+            check_bounds(
+                map,
+                "minItems",
+                "maxItems",
+                items.len(),
+                "items",
+                at,
+                errors,
+            );
             if let Some(item_schema) = map.get("items") {
                 for (i, item) in items.iter().enumerate() {
                     validate_at(item_schema, item, &format!("{at}[{i}]"), errors);
@@ -183,7 +229,12 @@ fn check_bounds(
     }
 }
 
-fn validate_object(map: &Map<String, Value>, object: &Map<String, Value>, at: &str, errors: &mut Vec<String>) {
+fn validate_object(
+    map: &Map<String, Value>,
+    object: &Map<String, Value>,
+    at: &str,
+    errors: &mut Vec<String>,
+) {
     let props = map.get("properties").and_then(Value::as_object);
     if let Some(Value::Array(required)) = map.get("required") {
         for name in required.iter().filter_map(Value::as_str) {
@@ -196,10 +247,11 @@ fn validate_object(map: &Map<String, Value>, object: &Map<String, Value>, at: &s
         let path = format!("{at}.{key}");
         match props.and_then(|p| p.get(key)) {
             Some(sub) => validate_at(sub, v, &path, errors),
-            None => match map.get("additionalProperties") {
-                Some(extra) => validate_at(extra, v, &path, errors),
-                None => {}
-            },
+            None => {
+                if let Some(extra) = map.get("additionalProperties") {
+                    validate_at(extra, v, &path, errors);
+                }
+            }
         }
     }
 }
@@ -227,7 +279,11 @@ mod tests {
     #[test]
     fn valid_config_passes_and_problems_name_their_path() {
         check_schema(&schema()).unwrap();
-        validate(&schema(), &json!({"url": "https://x.example", "retries": 2})).unwrap();
+        validate(
+            &schema(),
+            &json!({"url": "https://x.example", "retries": 2}),
+        )
+        .unwrap();
         let errors = validate(
             &schema(),
             &json!({"retries": 9, "mode": "slow", "tags": ["a", 1, "c"], "extra": true}),
@@ -244,13 +300,20 @@ mod tests {
                 "config.tags[1]: expected string",
             ]
         );
-        assert_eq!(validate(&schema(), &json!([])).unwrap_err(), vec!["config: expected object"]);
+        assert_eq!(
+            validate(&schema(), &json!([])).unwrap_err(),
+            vec!["config: expected object"]
+        );
     }
 
     #[test]
     fn unsupported_keywords_are_refused_at_install() {
-        let err = check_schema(&json!({"type": "object", "properties": {"a": {"pattern": "^x"}}})).unwrap_err();
-        assert_eq!(err, "#/properties/a: keyword 'pattern' is not supported (see docs/plugins/reference.md)");
+        let err = check_schema(&json!({"type": "object", "properties": {"a": {"pattern": "^x"}}}))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "#/properties/a: keyword 'pattern' is not supported (see docs/plugins/reference.md)"
+        );
         assert!(check_schema(&json!({"type": "objekt"})).is_err());
         assert!(check_schema(&json!(3)).is_err());
     }

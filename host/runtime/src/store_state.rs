@@ -10,17 +10,37 @@ fn unavailable(e: rollcall_store::StoreError) -> StateError {
 }
 
 impl StateBackend for Store {
-    fn get<'a>(&'a self, scope: &'a StateScope, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StateError>> {
+    fn get<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, StateError>> {
         Box::pin(async move {
-            self.plugin_state_get(&scope.organization_id, &scope.installation_id, key).await.map_err(unavailable)
+            self.plugin_state_get(&scope.organization_id, &scope.installation_id, key)
+                .await
+                .map_err(unavailable)
         })
     }
 
-    fn set<'a>(&'a self, scope: &'a StateScope, key: &'a str, value: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
+    fn set<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(async move {
-            let quota = StateQuota { max_keys: scope.max_keys, max_bytes: scope.max_bytes };
+            let quota = StateQuota {
+                max_keys: scope.max_keys,
+                max_bytes: scope.max_bytes,
+            };
             match self
-                .plugin_state_set(&scope.organization_id, &scope.installation_id, key, value, quota)
+                .plugin_state_set(
+                    &scope.organization_id,
+                    &scope.installation_id,
+                    key,
+                    value,
+                    quota,
+                )
                 .await
                 .map_err(unavailable)?
             {
@@ -30,17 +50,33 @@ impl StateBackend for Store {
         })
     }
 
-    fn delete<'a>(&'a self, scope: &'a StateScope, key: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
+    fn delete<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(async move {
-            self.plugin_state_delete(&scope.organization_id, &scope.installation_id, key).await.map_err(unavailable)
+            self.plugin_state_delete(&scope.organization_id, &scope.installation_id, key)
+                .await
+                .map_err(unavailable)
         })
     }
 
-    fn list_keys<'a>(&'a self, scope: &'a StateScope, prefix: &'a str, limit: u32) -> BoxFuture<'a, Result<Vec<String>, StateError>> {
+    fn list_keys<'a>(
+        &'a self,
+        scope: &'a StateScope,
+        prefix: &'a str,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<String>, StateError>> {
         Box::pin(async move {
-            self.plugin_state_keys(&scope.organization_id, &scope.installation_id, prefix, limit)
-                .await
-                .map_err(unavailable)
+            self.plugin_state_keys(
+                &scope.organization_id,
+                &scope.installation_id,
+                prefix,
+                limit,
+            )
+            .await
+            .map_err(unavailable)
         })
     }
 }

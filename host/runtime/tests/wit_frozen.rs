@@ -24,7 +24,11 @@ fn digest_of(version_dir: &std::path::Path) -> String {
         hasher.update(&data);
         hasher.update(b"\n");
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[test]
@@ -60,7 +64,10 @@ fn released_wit_versions_are_unchanged() {
 #[test]
 fn the_runtime_supports_every_released_version() {
     let frozen = std::fs::read_to_string(wit_dir().join("FROZEN")).unwrap();
-    for line in frozen.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in frozen
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let version = line.split(' ').next().unwrap();
         assert!(
             rollcall_runtime::manifest::SUPPORTED_WIT_VERSIONS.contains(&version),

@@ -19,7 +19,11 @@ fn wanted(event_type: &str) -> Result<bool, PluginError> {
 
 impl LifecycleAction for HttpAction {
     fn describe() -> PluginInfo {
-        PluginInfo::new("http-action", env!("CARGO_PKG_VERSION"), "POSTs events to your endpoint")
+        PluginInfo::new(
+            "http-action",
+            env!("CARGO_PKG_VERSION"),
+            "POSTs events to your endpoint",
+        )
     }
 
     fn validate_config() -> Result<(), PluginError> {
@@ -32,7 +36,10 @@ impl LifecycleAction for HttpAction {
 
     fn handle(event: Event) -> Result<Outcome, PluginError> {
         if !wanted(&event.event_type)? {
-            return Ok(Outcome::Skipped(format!("{} is not in config.events", event.event_type)));
+            return Ok(Outcome::Skipped(format!(
+                "{} is not in config.events",
+                event.event_type
+            )));
         }
         let url: String = config::require("url")?;
         let body = json!({
@@ -50,7 +57,10 @@ impl LifecycleAction for HttpAction {
             .send()?
             .error_for_status()?;
         log::info(&format!("delivered {} ({})", event.id, response.status));
-        Ok(Outcome::Completed(Some(format!("HTTP {}", response.status))))
+        Ok(Outcome::Completed(Some(format!(
+            "HTTP {}",
+            response.status
+        ))))
     }
 }
 
@@ -77,12 +87,17 @@ mod tests {
     #[test]
     fn posts_matching_events_with_an_idempotency_key() {
         testing::reset();
-        testing::set_config(json!({"url": "https://app.example.com/hook", "events": ["dsync.user.deleted"]}));
+        testing::set_config(
+            json!({"url": "https://app.example.com/hook", "events": ["dsync.user.deleted"]}),
+        );
         testing::mock_http("POST", "https://app.example.com/hook", 202, "");
         let outcome = HttpAction::handle(event("dsync.user.deleted")).unwrap();
         assert_eq!(outcome, Outcome::Completed(Some("HTTP 202".into())));
         let sent = &testing::requests()[0];
-        assert!(sent.headers.contains(&("idempotency-key".into(), "event_1:inst".into())));
+        assert!(
+            sent.headers
+                .contains(&("idempotency-key".into(), "event_1:inst".into()))
+        );
         let skipped = HttpAction::handle(event("dsync.user.created")).unwrap();
         assert!(matches!(skipped, Outcome::Skipped(_)));
     }
@@ -92,6 +107,9 @@ mod tests {
         testing::reset();
         testing::set_config(json!({"url": "https://app.example.com/hook"}));
         testing::mock_http("POST", "https://app.example.com/hook", 502, "");
-        assert_eq!(HttpAction::handle(event("dsync.user.created")).unwrap_err(), PluginError::transient("HTTP 502"));
+        assert_eq!(
+            HttpAction::handle(event("dsync.user.created")).unwrap_err(),
+            PluginError::transient("HTTP 502")
+        );
     }
 }

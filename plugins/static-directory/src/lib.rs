@@ -47,12 +47,17 @@ fn load<T: for<'de> Deserialize<'de>>(key: &str) -> Result<Vec<T>, PluginError> 
 fn paged<T: Clone>(items: &[T], page: &PageRequest) -> Result<Page<T>, PluginError> {
     let start: usize = match &page.cursor {
         None => 0,
-        Some(c) => c.parse().map_err(|_| PluginError::permanent(format!("bad cursor '{c}'")))?,
+        Some(c) => c
+            .parse()
+            .map_err(|_| PluginError::permanent(format!("bad cursor '{c}'")))?,
     };
     let limit = page.limit.clamp(1, 1000) as usize;
     let end = (start + limit).min(items.len());
     let next = (end < items.len()).then(|| end.to_string());
-    Ok(Page::new(items.get(start..end).unwrap_or_default().to_vec(), next))
+    Ok(Page::new(
+        items.get(start..end).unwrap_or_default().to_vec(),
+        next,
+    ))
 }
 
 fn to_user(u: StaticUser) -> User {
@@ -62,7 +67,11 @@ fn to_user(u: StaticUser) -> User {
         first_name: u.first_name,
         last_name: u.last_name,
         username: u.username,
-        state: if u.active { UserState::Active } else { UserState::Inactive },
+        state: if u.active {
+            UserState::Active
+        } else {
+            UserState::Inactive
+        },
         roles: u.roles,
         custom_attributes: u.attributes,
         raw_attributes: Map::new(),
@@ -73,31 +82,51 @@ pub struct StaticDirectory;
 
 impl Connector for StaticDirectory {
     fn describe() -> PluginInfo {
-        PluginInfo::new("static-directory", env!("CARGO_PKG_VERSION"), "Users and groups from configuration")
+        PluginInfo::new(
+            "static-directory",
+            env!("CARGO_PKG_VERSION"),
+            "Users and groups from configuration",
+        )
     }
 
     fn validate_config() -> Result<(), PluginError> {
         let users: Vec<StaticUser> = load("users")?;
         let groups: Vec<StaticGroup> = load("groups")?;
         for g in &groups {
-            if let Some(m) = g.members.iter().find(|m| !users.iter().any(|u| &u.id == *m)) {
-                return Err(PluginError::invalid_config(format!("group '{}' lists unknown member '{m}'", g.id)));
+            if let Some(m) = g
+                .members
+                .iter()
+                .find(|m| !users.iter().any(|u| &u.id == *m))
+            {
+                return Err(PluginError::invalid_config(format!(
+                    "group '{}' lists unknown member '{m}'",
+                    g.id
+                )));
             }
         }
         Ok(())
     }
 
     fn list_users(page: PageRequest) -> Result<Page<User>, PluginError> {
-        let users: Vec<User> = load::<StaticUser>("users")?.into_iter().map(to_user).collect();
+        let users: Vec<User> = load::<StaticUser>("users")?
+            .into_iter()
+            .map(to_user)
+            .collect();
         paged(&users, &page)
     }
 
     fn list_groups(page: PageRequest) -> Result<Page<Group>, PluginError> {
-        let groups: Vec<Group> = load::<StaticGroup>("groups")?.into_iter().map(|g| Group::new(g.id, g.name)).collect();
+        let groups: Vec<Group> = load::<StaticGroup>("groups")?
+            .into_iter()
+            .map(|g| Group::new(g.id, g.name))
+            .collect();
         paged(&groups, &page)
     }
 
-    fn list_members(group_idp_id: &str, page: PageRequest) -> Result<Page<Membership>, PluginError> {
+    fn list_members(
+        group_idp_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<Membership>, PluginError> {
         let group = load::<StaticGroup>("groups")?
             .into_iter()
             .find(|g| g.id == group_idp_id)
@@ -105,20 +134,39 @@ impl Connector for StaticDirectory {
         let members: Vec<Membership> = group
             .members
             .into_iter()
-            .map(|u| Membership { group_idp_id: group.id.clone(), user_idp_id: u })
+            .map(|u| Membership {
+                group_idp_id: group.id.clone(),
+                user_idp_id: u,
+            })
             .collect();
         paged(&members, &page)
     }
 
     fn map_scim_user(resource: &Value) -> Result<Option<User>, PluginError> {
-        let Some(id) = resource.get("id").or_else(|| resource.get("externalId")).and_then(Value::as_str) else {
+        let Some(id) = resource
+            .get("id")
+            .or_else(|| resource.get("externalId"))
+            .and_then(Value::as_str)
+        else {
             return Ok(None);
         };
         let mut user = User::new(id);
-        user.username = resource.get("userName").and_then(Value::as_str).map(str::to_owned);
-        user.email = resource.pointer("/emails/0/value").and_then(Value::as_str).map(str::to_owned);
-        user.first_name = resource.pointer("/name/givenName").and_then(Value::as_str).map(str::to_owned);
-        user.last_name = resource.pointer("/name/familyName").and_then(Value::as_str).map(str::to_owned);
+        user.username = resource
+            .get("userName")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        user.email = resource
+            .pointer("/emails/0/value")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        user.first_name = resource
+            .pointer("/name/givenName")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        user.last_name = resource
+            .pointer("/name/familyName")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         if resource.get("active") == Some(&Value::Bool(false)) {
             user.state = UserState::Inactive;
         }
@@ -151,13 +199,28 @@ mod tests {
     #[test]
     fn pages_through_users_and_members() {
         setup();
-        let first = StaticDirectory::list_users(PageRequest { cursor: None, limit: 2 }).unwrap();
+        let first = StaticDirectory::list_users(PageRequest {
+            cursor: None,
+            limit: 2,
+        })
+        .unwrap();
         assert_eq!(first.items.len(), 2);
         assert_eq!(first.items[1].state, UserState::Inactive);
-        let rest = StaticDirectory::list_users(PageRequest { cursor: first.next_cursor, limit: 2 }).unwrap();
+        let rest = StaticDirectory::list_users(PageRequest {
+            cursor: first.next_cursor,
+            limit: 2,
+        })
+        .unwrap();
         assert_eq!(rest.items[0].idp_id, "u3");
         assert!(rest.next_cursor.is_none());
-        let members = StaticDirectory::list_members("g1", PageRequest { cursor: None, limit: 10 }).unwrap();
+        let members = StaticDirectory::list_members(
+            "g1",
+            PageRequest {
+                cursor: None,
+                limit: 10,
+            },
+        )
+        .unwrap();
         assert_eq!(members.items.len(), 2);
         assert!(StaticDirectory::validate_config().is_ok());
     }
@@ -165,7 +228,9 @@ mod tests {
     #[test]
     fn unknown_members_are_a_config_error() {
         testing::reset();
-        testing::set_config(json!({"users": [], "groups": [{"id": "g", "name": "G", "members": ["x"]}]}));
+        testing::set_config(
+            json!({"users": [], "groups": [{"id": "g", "name": "G", "members": ["x"]}]}),
+        );
         assert_eq!(
             StaticDirectory::validate_config().unwrap_err(),
             PluginError::invalid_config("group 'g' lists unknown member 'x'")

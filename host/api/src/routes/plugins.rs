@@ -42,9 +42,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 fn runtime() -> ApiResult<&'static Runtime> {
     static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
     let result = RUNTIME.get_or_init(|| {
-        let policy = SandboxPolicy::from_lookup(&|n| std::env::var(n).ok()).map_err(|e| e.to_string())?;
-        let data = std::env::var("ROLLCALL_DATA_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
-        Runtime::new(RuntimeConfig { policy, cache_dir: Some(data.join("plugin-cache")) }).map_err(|e| e.to_string())
+        let policy =
+            SandboxPolicy::from_lookup(&|n| std::env::var(n).ok()).map_err(|e| e.to_string())?;
+        let data = std::env::var("ROLLCALL_DATA_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| std::env::temp_dir());
+        Runtime::new(RuntimeConfig {
+            policy,
+            cache_dir: Some(data.join("plugin-cache")),
+        })
+        .map_err(|e| e.to_string())
     });
     result.as_ref().map_err(|e| {
         tracing::error!(error = %e, "plugin runtime unavailable");
@@ -55,7 +62,11 @@ fn runtime() -> ApiResult<&'static Runtime> {
 fn registry_error(e: RegistryError) -> ApiError {
     match e {
         RegistryError::Store(s) => s.into(),
-        RegistryError::Install(i) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plugin", i.to_string()),
+        RegistryError::Install(i) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_plugin",
+            i.to_string(),
+        ),
         RegistryError::Invalid(m) => ApiError::invalid(m),
     }
 }
@@ -74,8 +85,13 @@ pub struct InstallPlugin {
 /// List installed plugins (built-ins included).
 #[utoipa::path(get, path = "/api/v1/plugins", tag = "plugins",
     responses((status = 200, body = Vec<Plugin>), (status = 401, body = ErrorBody)))]
-async fn list_plugins(State(state): State<AppState>, _principal: Principal) -> ApiResult<Json<Vec<Plugin>>> {
-    registry::install_builtins(runtime()?, &state.store).await.map_err(registry_error)?;
+async fn list_plugins(
+    State(state): State<AppState>,
+    _principal: Principal,
+) -> ApiResult<Json<Vec<Plugin>>> {
+    registry::install_builtins(runtime()?, &state.store)
+        .await
+        .map_err(registry_error)?;
     Ok(Json(state.store.list_plugins().await?))
 }
 
@@ -95,30 +111,66 @@ async fn install_plugin(
         .decode(body.wasm_base64.trim())
         .map_err(|_| ApiError::invalid("wasm_base64 is not valid base64"))?;
     let runtime = runtime()?;
-    let (plugin, created) = registry::install(runtime, &state.store, &wasm, body.manifest.as_deref(), "upload")
-        .await
-        .map_err(registry_error)?;
-    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(plugin)))
+    let (plugin, created) = registry::install(
+        runtime,
+        &state.store,
+        &wasm,
+        body.manifest.as_deref(),
+        "upload",
+    )
+    .await
+    .map_err(registry_error)?;
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(plugin),
+    ))
 }
 
 /// Get a plugin by `plugin_…` id, `sha256:…` digest or `id@version`.
 #[utoipa::path(get, path = "/api/v1/plugins/{id}", tag = "plugins",
     params(("id" = String, Path, description = "plugin_… id, sha256:… digest or id@version")),
     responses((status = 200, body = Plugin), (status = 404, body = ErrorBody)))]
-async fn get_plugin(State(state): State<AppState>, _principal: Principal, Path(id): Path<String>) -> ApiResult<Json<Plugin>> {
-    registry::install_builtins(runtime()?, &state.store).await.map_err(registry_error)?;
-    Ok(Json(state.store.get_plugin(&id).await?.ok_or_else(|| ApiError::not_found("Plugin"))?))
+async fn get_plugin(
+    State(state): State<AppState>,
+    _principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Plugin>> {
+    registry::install_builtins(runtime()?, &state.store)
+        .await
+        .map_err(registry_error)?;
+    Ok(Json(
+        state
+            .store
+            .get_plugin(&id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Plugin"))?,
+    ))
 }
 
 /// Remove a plugin no installation uses (global keys only; not built-ins).
 #[utoipa::path(delete, path = "/api/v1/plugins/{id}", tag = "plugins",
     params(("id" = String, Path, description = "plugin_… id, sha256:… digest or id@version")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn remove_plugin(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove_plugin(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     principal.require_global("remove plugins")?;
-    let plugin = state.store.get_plugin(&id).await?.ok_or_else(|| ApiError::not_found("Plugin"))?;
+    let plugin = state
+        .store
+        .get_plugin(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Plugin"))?;
     if plugin.source == "builtin" {
-        return Err(ApiError::forbidden(format!("{}@{} is built in and cannot be removed", plugin.plugin_id, plugin.version)));
+        return Err(ApiError::forbidden(format!(
+            "{}@{} is built in and cannot be removed",
+            plugin.plugin_id, plugin.version
+        )));
     }
     state.store.delete_plugin(&id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -167,7 +219,10 @@ async fn list_installations(
         (Some(own), _) => Some(own.to_owned()),
         (None, asked) => asked.map(str::to_owned),
     };
-    let list = state.store.list_plugin_installations(org.as_deref(), query.one("directory")?).await?;
+    let list = state
+        .store
+        .list_plugin_installations(org.as_deref(), query.one("directory")?)
+        .await?;
     Ok(Json(list))
 }
 
@@ -184,7 +239,9 @@ async fn create_installation(
     principal.check_access(&body.organization_id, "Organization")?;
     let grants: Grants = match body.grants {
         None => Grants::default(),
-        Some(v) => serde_json::from_value(v).map_err(|e| ApiError::invalid(format!("grants: {e}")))?,
+        Some(v) => {
+            serde_json::from_value(v).map_err(|e| ApiError::invalid(format!("grants: {e}")))?
+        }
     };
     let request = InstallationRequest {
         plugin: body.plugin,
@@ -195,11 +252,17 @@ async fn create_installation(
         secrets: body.secrets,
         credentials: body.credentials,
     };
-    let installation = registry::create_installation(&state.store, request).await.map_err(registry_error)?;
+    let installation = registry::create_installation(&state.store, request)
+        .await
+        .map_err(registry_error)?;
     Ok((StatusCode::CREATED, Json(installation)))
 }
 
-async fn load_installation(state: &AppState, principal: &Principal, id: &str) -> ApiResult<PluginInstallation> {
+async fn load_installation(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<PluginInstallation> {
     let installation = state
         .store
         .get_plugin_installation(id)
@@ -225,7 +288,11 @@ async fn get_installation(
 #[utoipa::path(delete, path = "/api/v1/plugin_installations/{id}", tag = "plugins",
     params(("id" = String, Path, description = "Installation id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_installation(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_installation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     load_installation(&state, &principal, &id).await?;
     state.store.delete_plugin_installation(&id).await?;
     Ok(StatusCode::NO_CONTENT)

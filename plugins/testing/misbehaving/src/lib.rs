@@ -16,7 +16,12 @@ use serde_json::Value;
 pub struct Misbehaving;
 
 fn text(event: &Event, key: &str) -> String {
-    event.data.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+    event
+        .data
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 impl LifecycleAction for Misbehaving {
@@ -26,7 +31,9 @@ impl LifecycleAction for Misbehaving {
 
     fn handle(event: Event) -> Result<Outcome, PluginError> {
         match text(&event, "behavior").as_str() {
-            "ok" => Ok(Outcome::Completed(config::get::<String>("tag")?.or(Some("ok".into())))),
+            "ok" => Ok(Outcome::Completed(
+                config::get::<String>("tag")?.or(Some("ok".into())),
+            )),
             "loop" => {
                 let mut n: u64 = 0;
                 loop {
@@ -35,11 +42,18 @@ impl LifecycleAction for Misbehaving {
             }
             "alloc" => {
                 let big = vec![1u8; 1 << 30];
-                Ok(Outcome::Completed(Some(format!("allocated {}", std::hint::black_box(big).len()))))
+                Ok(Outcome::Completed(Some(format!(
+                    "allocated {}",
+                    std::hint::black_box(big).len()
+                ))))
             }
             "http" => {
                 let r = http::get(&text(&event, "url")).send()?;
-                Ok(Outcome::Completed(Some(format!("{} {}", r.status, r.text()))))
+                Ok(Outcome::Completed(Some(format!(
+                    "{} {}",
+                    r.status,
+                    r.text()
+                ))))
             }
             "trap" => panic!("misbehaving guest panicked on purpose"),
             "state-flood" => {

@@ -1,0 +1,308 @@
+//! Installing and binding plugins over `/api/v1/plugins` and
+//! `/api/v1/plugin_installations`, on SQLite and PostgreSQL: validation at
+//! install with clear errors, versions side by side by digest, built-ins
+//! present, config checked against the plugin's schema, secrets never
+//! returned, removal refused while in use; and an installation invoked
+//! through the registry with its state in the database under quota.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::http::{Method, StatusCode};
+use base64::Engine;
+use rollcall_runtime::builtin::test_guests::MISBEHAVING;
+use rollcall_runtime::registry;
+use rollcall_runtime::{
+    InvokeError, LifecycleEvent, Outcome, PluginError, Runtime, RuntimeConfig, SandboxPolicy,
+};
+use rollcall_tests::{Backend, TestApp, both_backends};
+use serde_json::{Value, json};
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let cache_dir =
+            Some(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache"));
+        Runtime::new(RuntimeConfig {
+            policy: SandboxPolicy::default(),
+            cache_dir,
+        })
+        .unwrap()
+    })
+}
+
+async fn install_misbehaving(app: &TestApp) -> Value {
+    let r = app
+        .post("/api/v1/plugins", json!({"wasm_base64": b64(MISBEHAVING)}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    r.body
+}
+
+async fn plugins_install_list_and_remove(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let list = app.get("/api/v1/plugins").await;
+    assert_eq!(list.status, StatusCode::OK);
+    let ids: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["plugin_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["http-action", "static-directory"],
+        "built-ins are present"
+    );
+    assert!(
+        list.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["source"] == "builtin")
+    );
+
+    let plugin = install_misbehaving(&app).await;
+    assert_eq!(plugin["plugin_id"], "misbehaving");
+    assert_eq!(plugin["kind"], "lifecycle");
+    assert_eq!(plugin["wit_version"], "0.1.0");
+    assert!(plugin["digest"].as_str().unwrap().starts_with("sha256:"));
+    let again = app
+        .post("/api/v1/plugins", json!({"wasm_base64": b64(MISBEHAVING)}))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "the same bytes install once");
+    assert_eq!(again.body["id"], plugin["id"]);
+
+    let digest = plugin["digest"].as_str().unwrap();
+    for key in [digest, "misbehaving@0.1.0", plugin["id"].as_str().unwrap()] {
+        let r = app.get(&format!("/api/v1/plugins/{key}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{key}");
+        assert_eq!(r.body["digest"], digest);
+    }
+    let r = app
+        .admin(Method::DELETE, "/api/v1/plugins/http-action@0.1.0", None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.body["message"],
+        "http-action@0.1.0 is built in and cannot be removed"
+    );
+    let r = app
+        .admin(Method::DELETE, &format!("/api/v1/plugins/{digest}"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&format!("/api/v1/plugins/{digest}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn bad_components_are_refused_with_clear_errors(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let cases = [
+        (
+            json!({"wasm_base64": "%%%"}),
+            StatusCode::BAD_REQUEST,
+            "wasm_base64 is not valid base64",
+        ),
+        (
+            json!({"wasm_base64": b64(b"hello")}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a component: the file is not a WebAssembly component",
+        ),
+        (
+            json!({"wasm_base64": b64(b"\0asm\x01\0\0\0")}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not a component: this is a core wasm module; build with --target wasm32-wasip2 to get a component",
+        ),
+        (
+            json!({"wasm_base64": b64(MISBEHAVING), "manifest": "id = \"x\"\nversion = \"1.0.0\"\nkind = \"connector\"\nwit = \"0.1.0\"\ndescription = \"d\"\n"}),
+            StatusCode::BAD_REQUEST,
+            "plugin.toml says kind = \"connector\" but the component implements the lifecycle world",
+        ),
+        (
+            json!({"wasm_base64": b64(MISBEHAVING), "manifest": "id = \"x\"\nversion = \"1.0.0\"\nkind = \"lifecycle\"\nwit = \"0.9.0\"\ndescription = \"d\"\n"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "plugin.toml: wit '0.9.0' is not supported by this host (supported: 0.1.0)",
+        ),
+    ];
+    for (body, status, message) in cases {
+        let r = app.post("/api/v1/plugins", body).await;
+        assert_eq!(
+            (r.status, r.body["message"].as_str().unwrap()),
+            (status, message)
+        );
+    }
+}
+
+async fn installations_are_validated_and_scoped(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let org = app.create_org("Acme").await;
+    let directory = app.create_directory(&org, "generic-scim-v2").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.get("/api/v1/plugins").await;
+    let create = |body: Value| app.post("/api/v1/plugin_installations", body);
+
+    let r = create(json!({"plugin": "static-directory@0.1.0", "organization_id": org})).await;
+    assert_eq!(
+        r.body["message"],
+        "a connector plugin is bound to a directory: directory_id is required"
+    );
+    let r = create(json!({"plugin": "static-directory@0.1.0", "organization_id": org, "directory_id": directory, "config": {"users": "nope"}})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body["message"],
+        "config does not match the plugin's schema: config.users: expected array"
+    );
+    let r = create(json!({"plugin": "http-action@0.1.0", "organization_id": org, "config": {"url": "https://app.example.com/hook"}, "grants": {"hosts": ["evil.example"]}})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("grants.hosts: 'evil.example' is not declared in the plugin's manifest"),
+        "{:?}",
+        r.body
+    );
+    let r = create(json!({"plugin": "nope@1.0.0", "organization_id": org})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let r = create(json!({
+        "plugin": "http-action@0.1.0", "organization_id": org,
+        "config": {"url": "https://app.example.com/hook"},
+        "grants": {"hosts": ["app.example.com"]},
+        "secrets": {"signing_key": "s3cret"}
+    }))
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("plugin_installation_"));
+    assert_eq!(r.body["secret_names"], json!(["signing_key"]));
+    assert!(
+        !r.body.to_string().contains("s3cret"),
+        "secret values are never returned"
+    );
+
+    let listed = app
+        .get(&format!("/api/v1/plugin_installations?organization={org}"))
+        .await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    let digest = r.body["plugin_digest"].as_str().unwrap();
+    let r = app
+        .admin(Method::DELETE, &format!("/api/v1/plugins/{digest}"), None)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "built-ins are never removed"
+    );
+
+    let other = app.create_org("Other").await;
+    let (_, scoped) = app
+        .db
+        .store
+        .create_admin_key("scoped", Some(&other))
+        .await
+        .unwrap();
+    let r = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/plugin_installations/{id}"),
+            Some(&scoped),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "another organization's installation is invisible"
+    );
+    let r = app
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/plugin_installations/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+}
+
+async fn in_use_plugins_cannot_be_removed_and_state_lives_in_the_database(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let org = app.create_org("Acme").await;
+    let plugin = install_misbehaving(&app).await;
+    let r = app
+        .post("/api/v1/plugin_installations", json!({"plugin": plugin["id"], "organization_id": org, "grants": {"limits": {"state_max_keys": 5}}}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let installation_id = r.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/plugins/{}", plugin["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(
+        r.body["message"],
+        "misbehaving@0.1.0 is used by 1 installation(s); remove them first"
+    );
+
+    let store = &app.db.store;
+    let installation = store
+        .get_plugin_installation(&installation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let (loaded, ctx) = registry::prepare_installation(runtime(), store, &installation)
+        .await
+        .unwrap();
+    let ctx = Arc::new(ctx);
+    let mut instance = runtime().lifecycle(&loaded, (*ctx).clone()).await.unwrap();
+    let event = LifecycleEvent {
+        id: "event_1".into(),
+        event_type: "dsync.user.created".into(),
+        organization_id: org.clone(),
+        directory_id: None,
+        created_at_micros: 0,
+        data: json!({"behavior": "state-flood"}),
+        previous_attributes: None,
+        idempotency_key: "k".into(),
+        attempt: 1,
+    };
+    let error = instance.handle(&event).await.unwrap_err();
+    assert_eq!(
+        error,
+        InvokeError::Plugin(PluginError::Permanent(
+            "state quota exceeded: at most 5 keys per installation".into()
+        ))
+    );
+    let keys = store
+        .plugin_state_keys(&org, &installation_id, "key-", 100)
+        .await
+        .unwrap();
+    assert_eq!(keys, ["key-0", "key-1", "key-2", "key-3", "key-4"]);
+    let mut good = runtime().lifecycle(&loaded, (*ctx).clone()).await.unwrap();
+    let ok = good
+        .handle(&LifecycleEvent {
+            data: json!({"behavior": "ok"}),
+            ..event
+        })
+        .await
+        .unwrap();
+    assert_eq!(ok, Outcome::Completed(Some("ok".into())));
+}
+
+both_backends!(
+    plugins_install_list_and_remove,
+    bad_components_are_refused_with_clear_errors,
+    installations_are_validated_and_scoped,
+    in_use_plugins_cannot_be_removed_and_state_lives_in_the_database,
+);
