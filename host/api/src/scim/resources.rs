@@ -114,3 +114,21 @@ pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Val
         "Resources": resources,
     })
 }
+
+/// The reply for one rendered resource: its ETag, and `Location` on 201.
+pub fn resource_reply(
+    ctx: &ScimContext,
+    kind: ResourceKind,
+    id: &str,
+    version: i64,
+    body: Value,
+    status: axum::http::StatusCode,
+) -> crate::scim::respond::ScimReply {
+    let mut r = crate::scim::respond::ScimReply::ok(body)
+        .with_status(status)
+        .with_etag(etag(version));
+    if status == axum::http::StatusCode::CREATED {
+        r = r.with_location(ctx.location(endpoint(kind), id));
+    }
+    r
+}

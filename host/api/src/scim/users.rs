@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::scim::context::ScimContext;
 use crate::scim::query::ListParams;
 use crate::scim::resources::{
-    WRITE_RETRIES, check_if_match, etag, filter_view, meta, not_modified,
+    WRITE_RETRIES, check_if_match, etag, filter_view, meta, not_modified, resource_reply,
 };
 use crate::scim::respond::{ScimReply, store_error};
 
@@ -85,13 +85,14 @@ async fn reply(
         .await?
         .pop()
         .unwrap_or(Value::Null);
-    let mut r = ScimReply::ok(body)
-        .with_status(status)
-        .with_etag(etag(user.version));
-    if status == StatusCode::CREATED {
-        r = r.with_location(ctx.location("Users", &user.id));
-    }
-    Ok(r)
+    Ok(resource_reply(
+        ctx,
+        KIND,
+        &user.id,
+        user.version,
+        body,
+        status,
+    ))
 }
 
 pub async fn search(
