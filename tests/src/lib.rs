@@ -10,6 +10,7 @@
 
 pub mod http;
 pub mod scim;
+pub mod webhook_receiver;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -191,6 +192,7 @@ impl TestApp {
                 public_url: "http://rollcall.test".into(),
                 max_body_bytes,
                 scim: rollcall_api::scim::ScimSettings::default(),
+                webhooks_allow_http: true,
             },
         );
         TestApp {

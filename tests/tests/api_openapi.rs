@@ -70,6 +70,24 @@ async fn served_document_is_complete_and_consistent() {
         ("/api/v1/plugins/{id}", vec!["get", "delete"]),
         ("/api/v1/plugin_installations", vec!["get", "post"]),
         ("/api/v1/plugin_installations/{id}", vec!["get", "delete"]),
+        ("/api/v1/webhook_endpoints", vec!["get", "post"]),
+        (
+            "/api/v1/webhook_endpoints/{id}",
+            vec!["get", "patch", "delete"],
+        ),
+        ("/api/v1/webhook_endpoints/{id}/enable", vec!["post"]),
+        ("/api/v1/webhook_endpoints/{id}/disable", vec!["post"]),
+        ("/api/v1/webhook_endpoints/{id}/rotate_secret", vec!["post"]),
+        ("/api/v1/webhook_endpoints/{id}/deliveries", vec!["get"]),
+        (
+            "/api/v1/webhook_endpoints/{id}/deliveries/{event_id}",
+            vec!["get"],
+        ),
+        (
+            "/api/v1/webhook_endpoints/{id}/deliveries/{event_id}/redeliver",
+            vec!["post"],
+        ),
+        ("/api/v1/webhook_endpoints/{id}/replay", vec!["post"]),
     ];
     assert_eq!(
         paths.len(),

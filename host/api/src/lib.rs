@@ -41,6 +41,8 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// SCIM limits.
     pub scim: scim::ScimSettings,
+    /// Whether webhook endpoints may use `http://` URLs.
+    pub webhooks_allow_http: bool,
 }
 
 #[derive(Clone)]

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 use crate::routes::{
     admin_keys, directories, directory_groups, directory_tokens, directory_users, events,
-    organizations, plugins, scim_admin,
+    organizations, plugins, scim_admin, webhook_endpoints,
 };
 
 #[derive(OpenApi)]
@@ -28,6 +28,7 @@ use crate::routes::{
         (name = "events", description = "The ordered event log"),
         (name = "admin keys", description = "Keys for this API"),
         (name = "plugins", description = "Plugin components and their installations"),
+        (name = "webhooks", description = "Signed webhook delivery of events: endpoints, delivery log, redelivery and replay"),
     )
 )]
 struct ApiDoc;
@@ -60,6 +61,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(admin_keys::router())
         .merge(scim_admin::router())
         .merge(plugins::router())
+        .merge(webhook_endpoints::router())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

@@ -10,3 +10,4 @@ pub mod health;
 pub mod organizations;
 pub mod plugins;
 pub mod scim_admin;
+pub mod webhook_endpoints;

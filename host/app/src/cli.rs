@@ -59,6 +59,115 @@ pub enum Command {
     /// Install, list, inspect, remove, dry-run and scaffold plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Manage webhook endpoints and their deliveries.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Read the event log.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Create an endpoint; prints its signing secret once.
+    Create {
+        /// Organization id (org_…).
+        #[arg(long = "org", value_name = "ORG_ID")]
+        organization_id: String,
+        /// Where to POST events (https; http needs ROLLCALL_WEBHOOK_ALLOW_HTTP).
+        #[arg(long)]
+        url: String,
+        /// Only these event types (repeatable; default every type).
+        #[arg(long = "event", value_name = "TYPE")]
+        events: Vec<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Events per request (1 to 100).
+        #[arg(long)]
+        batch_size: Option<u32>,
+        /// Most requests per second.
+        #[arg(long)]
+        rate_limit: Option<u32>,
+    },
+    /// List endpoints.
+    List {
+        /// Only this organization's endpoints.
+        #[arg(long = "org", value_name = "ORG_ID")]
+        organization_id: Option<String>,
+    },
+    /// Show one endpoint.
+    Show { id: String },
+    /// Change an endpoint's URL, filter, description, batch size or rate limit.
+    Update {
+        id: String,
+        #[arg(long)]
+        url: Option<String>,
+        /// Replace the filter with these types (repeatable).
+        #[arg(long = "event", value_name = "TYPE")]
+        events: Vec<String>,
+        /// Deliver every event type (clears the filter).
+        #[arg(long, conflicts_with = "events")]
+        all_events: bool,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        batch_size: Option<u32>,
+        /// Requests per second; 0 removes the limit.
+        #[arg(long)]
+        rate_limit: Option<u32>,
+    },
+    /// Stop sending to an endpoint.
+    Disable { id: String },
+    /// Send to an endpoint again (from now on; use replay for the gap).
+    Enable { id: String },
+    /// Issue a new signing secret; the old one keeps signing for the grace period.
+    RotateSecret {
+        id: String,
+        /// Seconds the old secret keeps signing (default 0).
+        #[arg(long, value_name = "SECONDS")]
+        grace_period: Option<i64>,
+    },
+    /// Delete an endpoint and its delivery log.
+    Delete { id: String },
+    /// The delivery log, newest first.
+    Deliveries {
+        id: String,
+        /// pending, delivered or dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// How many (1 to 100).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Deliver one event again now.
+    Redeliver { id: String, event_id: String },
+    /// Deliver every wanted event from EVENT_ID on again.
+    Replay { id: String, from_event_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print events in log order; with --follow, keep printing new ones.
+    Tail {
+        /// Only this organization's events.
+        #[arg(long = "org", value_name = "ORG_ID")]
+        organization_id: Option<String>,
+        /// Only this directory's events.
+        #[arg(long = "directory", value_name = "DIRECTORY_ID")]
+        directory_id: Option<String>,
+        /// Only these types (repeatable).
+        #[arg(long = "event", value_name = "TYPE")]
+        events: Vec<String>,
+        /// Start after this event id (default: the last N events).
+        #[arg(long)]
+        after: Option<String>,
+        /// How many recent events to show first.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        lines: u32,
+        /// Keep waiting for new events (Ctrl-C stops).
+        #[arg(short, long)]
+        follow: bool,
+    },
 }
 
 #[derive(Debug, Args)]

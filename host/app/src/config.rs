@@ -105,6 +105,42 @@ pub const SETTINGS: &[Setting] = &[
         help: "SCIM requests kept per directory in the request log (0 disables it)",
     },
     Setting {
+        key: "webhook_retry_schedule",
+        env: "ROLLCALL_WEBHOOK_RETRY_SCHEDULE",
+        default: Some("5s,1m,5m,30m,2h,6h,12h,1d,1d"),
+        help: "waits between webhook attempts (ms, s, m, h, d); after the last one a delivery is dead-lettered",
+    },
+    Setting {
+        key: "webhook_concurrency",
+        env: "ROLLCALL_WEBHOOK_CONCURRENCY",
+        default: Some("64"),
+        help: "webhook requests in flight at once per process (1 to 4096)",
+    },
+    Setting {
+        key: "webhook_timeout_seconds",
+        env: "ROLLCALL_WEBHOOK_TIMEOUT_SECONDS",
+        default: Some("15"),
+        help: "deadline of one webhook request, connect to last byte (1 to 300)",
+    },
+    Setting {
+        key: "webhook_allow_http",
+        env: "ROLLCALL_WEBHOOK_ALLOW_HTTP",
+        default: Some("false"),
+        help: "accept http:// webhook endpoint URLs (local development)",
+    },
+    Setting {
+        key: "webhook_allow_private_network",
+        env: "ROLLCALL_WEBHOOK_ALLOW_PRIVATE_NETWORK",
+        default: Some("false"),
+        help: "let webhook endpoints resolve to loopback, private, link-local or metadata addresses",
+    },
+    Setting {
+        key: "event_retention_days",
+        env: "ROLLCALL_EVENT_RETENTION_DAYS",
+        default: Some("30"),
+        help: "days events (and their webhook deliveries) are kept (1 to 3650)",
+    },
+    Setting {
         key: "log_level",
         env: "ROLLCALL_LOG_LEVEL",
         default: Some("info"),
@@ -141,6 +177,8 @@ pub struct Config {
     pub log_level: String,
     pub log_format: LogFormat,
     pub scim: rollcall_api::scim::ScimSettings,
+    pub webhooks: rollcall_sync::WebhookSettings,
+    pub event_retention: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -402,8 +440,30 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
             as usize,
         request_log_keep: number("scim_request_log_size", 0, 100_000)? as i64,
     };
+    let boolean = |key: &str| -> Result<bool, ConfigError> {
+        let (v, src) = get(key).unwrap_or_default_pair();
+        match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(bad(key, &src, format!("'{v}' is not true or false"))),
+        }
+    };
+    let (schedule, src) = get("webhook_retry_schedule").unwrap_or_default_pair();
+    let webhooks = rollcall_sync::WebhookSettings {
+        retry: rollcall_core::webhook::RetrySchedule::parse(&schedule)
+            .map_err(|e| bad("webhook_retry_schedule", &src, e))?,
+        concurrency: number("webhook_concurrency", 1, 4096)? as usize,
+        request_timeout: std::time::Duration::from_secs(number("webhook_timeout_seconds", 1, 300)?),
+        allow_http: boolean("webhook_allow_http")?,
+        allow_private_network: boolean("webhook_allow_private_network")?,
+        ..rollcall_sync::WebhookSettings::default()
+    };
+    let event_retention =
+        std::time::Duration::from_secs(number("event_retention_days", 1, 3650)? * 86_400);
     Ok(Config {
         scim,
+        webhooks,
+        event_retention,
         listen,
         data_dir,
         database_url,

@@ -11,6 +11,7 @@ mod plugin_scaffold;
 mod serve;
 mod setup;
 mod telemetry;
+mod webhook_commands;
 
 use std::process::ExitCode;
 
@@ -73,6 +74,8 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<()> {
         Command::Directory(c) => commands::directory(&store, &config, out, c).await,
         Command::AdminKey(c) => commands::admin_key(&store, out, c).await,
         Command::Plugin(c) => plugin_commands::plugin(&store, &config, out, c).await,
+        Command::Webhook(c) => webhook_commands::webhook(&store, &config, out, c).await,
+        Command::Events(c) => webhook_commands::events(&store, out, c).await,
     };
     store.close().await;
     result

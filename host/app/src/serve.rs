@@ -24,6 +24,7 @@ pub async fn run(config: Config) -> Result<()> {
             public_url: config.public_url.clone(),
             max_body_bytes: config.max_body_bytes,
             scim: config.scim.clone(),
+            webhooks_allow_http: config.webhooks.allow_http,
         },
     );
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -37,10 +38,24 @@ pub async fn run(config: Config) -> Result<()> {
         public_url = %config.public_url,
         "rollcall is listening"
     );
+    // Background work reads the event log; it stops after the listener.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let webhooks = rollcall_sync::WebhookWorker::new(store.clone(), config.webhooks.clone())?;
+    let webhook_task = tokio::spawn(webhooks.run(stopped.clone()));
+    let retention_task = tokio::spawn(rollcall_sync::retention::run(
+        store.clone(),
+        config.event_retention,
+        std::time::Duration::from_secs(3600),
+        stopped,
+    ));
     axum::serve(listener, rollcall_api::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;
+    tracing::info!("stopping background work");
+    let _ = stop.send(true);
+    let _ = webhook_task.await;
+    let _ = retention_task.await;
     tracing::info!("shutting down: closing the database");
     store.close().await;
     Ok(())

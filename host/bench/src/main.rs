@@ -10,6 +10,7 @@ mod report;
 mod scim;
 mod stores;
 mod upserts;
+mod webhooks;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,9 @@ enum Scenario {
     /// Plugin runtime: fresh-store invocation and live-instance call of a
     /// trivial export, in µs per call and calls per second.
     Plugin(plugin::Args),
+    /// Webhook delivery: events per second from the event log to a local
+    /// receiver, and end-to-end latency under a steady stream.
+    Webhooks(webhooks::Args),
 }
 
 #[tokio::main]
@@ -48,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Upserts(args) => upserts::run(args, &mut report).await?,
         Scenario::Plugin(args) => plugin::run(args, &mut report).await?,
         Scenario::Scim(args) => scim::run(args, &mut report).await?,
+        Scenario::Webhooks(args) => webhooks::run(args, &mut report).await?,
     }
     report.finish();
     Ok(())

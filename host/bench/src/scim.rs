@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rollcall_api::scim::ScimSettings;
 use rollcall_api::{ApiConfig, AppState};
-use rollcall_core::directory::{DirectoryType, NewDirectory};
-use rollcall_core::organization::NewOrganization;
 use rollcall_store::Store;
-use serde_json::{Map, json};
+use serde_json::json;
 
 use crate::report::Report;
 use crate::stores::{self, Backend};
@@ -46,22 +44,7 @@ struct Target {
 }
 
 async fn start(store: Store) -> Result<Target> {
-    let org = store
-        .create_organization(NewOrganization {
-            name: "Bench".into(),
-            ..Default::default()
-        })
-        .await?;
-    let created = store
-        .create_directory(NewDirectory {
-            organization_id: org.id,
-            name: "Bench".into(),
-            directory_type: DirectoryType::GenericScimV2,
-            domain: None,
-            settings: Map::new(),
-            secrets: Map::new(),
-        })
-        .await?;
+    let created = stores::bench_directory(&store).await?;
     let (_, token) = created.token.context("SCIM directory without token")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -74,6 +57,7 @@ async fn start(store: Store) -> Result<Target> {
                 rate_limit_per_second: 0,
                 ..ScimSettings::default()
             },
+            webhooks_allow_http: false,
         },
     );
     tokio::spawn(async move {

@@ -99,3 +99,23 @@ pub async fn open(backend: Backend, postgres_url: &str) -> Result<Scratch> {
         postgres,
     })
 }
+
+/// An organization "Bench" with one generic SCIM directory.
+pub async fn bench_directory(store: &Store) -> Result<rollcall_store::CreatedDirectory> {
+    let org = store
+        .create_organization(rollcall_core::organization::NewOrganization {
+            name: "Bench".into(),
+            ..Default::default()
+        })
+        .await?;
+    Ok(store
+        .create_directory(rollcall_core::directory::NewDirectory {
+            organization_id: org.id,
+            name: "Bench".into(),
+            directory_type: rollcall_core::directory::DirectoryType::GenericScimV2,
+            domain: None,
+            settings: serde_json::Map::new(),
+            secrets: serde_json::Map::new(),
+        })
+        .await?)
+}

@@ -4,9 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use rollcall_core::directory::{DirectoryType, NewDirectory};
 use rollcall_core::directory_user::{UserInput, UserState};
-use rollcall_core::organization::NewOrganization;
 use rollcall_store::Store;
 use rollcall_store::directory_state::Change;
 use serde_json::{Map, json};
@@ -51,23 +49,7 @@ fn user(i: usize, generation: u32) -> UserInput {
 }
 
 async fn directory(store: &Store) -> Result<String> {
-    let org = store
-        .create_organization(NewOrganization {
-            name: "Bench".into(),
-            ..Default::default()
-        })
-        .await?;
-    let dir = store
-        .create_directory(NewDirectory {
-            organization_id: org.id,
-            name: "Bench".into(),
-            directory_type: DirectoryType::GenericScimV2,
-            domain: None,
-            settings: Map::new(),
-            secrets: Map::new(),
-        })
-        .await?;
-    Ok(dir.directory.id)
+    Ok(stores::bench_directory(store).await?.directory.id)
 }
 
 /// Runs `changes` in transactions of `batch` and returns changes per second.

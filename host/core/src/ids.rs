@@ -19,6 +19,9 @@ pub enum IdKind {
     AdminKey,
     Plugin,
     PluginInstallation,
+    WebhookEndpoint,
+    /// A batched webhook request (several events in one body).
+    WebhookMessage,
 }
 
 impl IdKind {
@@ -34,6 +37,8 @@ impl IdKind {
             IdKind::AdminKey => "admin_key",
             IdKind::Plugin => "plugin",
             IdKind::PluginInstallation => "plugin_installation",
+            IdKind::WebhookEndpoint => "webhook_endpoint",
+            IdKind::WebhookMessage => "msg",
         }
     }
 }

@@ -16,5 +16,6 @@ pub mod scim;
 pub mod sealed;
 pub mod time;
 pub mod token;
+pub mod webhook;
 
 pub use time::Timestamp;

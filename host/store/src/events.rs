@@ -66,6 +66,37 @@ pub(crate) async fn append(tx: &mut Tx, events: Vec<NewEvent>) -> Result<Vec<Eve
 impl Store {
     /// Events in log order (oldest first) after the cursor, filtered.
     pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        let mut sql = self.event_filter_sql(filter).await?;
+        let limit = sql.arg(Arg::Int(i64::from(filter.limit)));
+        sql.push(&format!(" ORDER BY seq ASC LIMIT {limit}"));
+        let rows: Vec<EventRow> = on_read!(self, |pool| {
+            bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(Event::try_from).collect()
+    }
+
+    /// The newest `filter.limit` events matching the filter, in log order
+    /// (what `rollcall events tail` shows first).
+    pub async fn latest_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        let mut sql = self.event_filter_sql(filter).await?;
+        let limit = sql.arg(Arg::Int(i64::from(filter.limit)));
+        sql.push(&format!(" ORDER BY seq DESC LIMIT {limit}"));
+        let rows: Vec<EventRow> = on_read!(self, |pool| {
+            bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+                .fetch_all(pool)
+                .await?
+        });
+        let mut events = rows
+            .into_iter()
+            .map(Event::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        events.reverse();
+        Ok(events)
+    }
+
+    async fn event_filter_sql(&self, filter: &EventFilter) -> Result<Sql, StoreError> {
         let mut sql = Sql::new(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1=1"));
         if let Some(after) = &filter.after {
             let seq = on_read!(self, |pool| {
@@ -101,14 +132,7 @@ impl Store {
         if let Some(end) = filter.range_end {
             sql.and("created_at", "<", Arg::Int(end.as_micros()));
         }
-        let limit = sql.arg(Arg::Int(i64::from(filter.limit)));
-        sql.push(&format!(" ORDER BY seq ASC LIMIT {limit}"));
-        let rows: Vec<EventRow> = on_read!(self, |pool| {
-            bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
-                .fetch_all(pool)
-                .await?
-        });
-        rows.into_iter().map(Event::try_from).collect()
+        Ok(sql)
     }
 
     /// One event by id.

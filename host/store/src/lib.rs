@@ -30,6 +30,8 @@ mod scim_requests;
 mod scim_schemas;
 mod scim_tokens;
 mod users;
+mod webhook_deliveries;
+mod webhook_endpoints;
 mod write_batcher;
 
 pub use admin_keys::{AdminKey, AdminKeyScope};
@@ -50,3 +52,11 @@ pub use scim_requests::ScimRequestLog;
 pub use scim_schemas::{MAX_CUSTOM_SCHEMAS, StoredScimSchema};
 pub use scim_tokens::{MAX_GRACE_SECONDS, ScimToken, TokenStatus};
 pub use users::UserFilter;
+pub use webhook_deliveries::{
+    AttemptOutcome, AttemptRecord, DeliveryState, DueDelivery, MAX_EXCERPT_BYTES, WebhookAttempt,
+    WebhookDelivery,
+};
+pub use webhook_endpoints::{
+    EndpointState, MAX_BATCH_SIZE, MAX_DESCRIPTION_LEN, MAX_RATE_LIMIT, NewWebhookEndpoint,
+    WebhookEndpoint, WebhookEndpointUpdate,
+};

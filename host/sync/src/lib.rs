@@ -1,0 +1,16 @@
+//! Rollcall's background work, run by `rollcall serve` next to the HTTP
+//! listener: everything that reads the event log and acts on it outside a
+//! request handler.
+//!
+//! - [`webhooks`]: fans the event log out to webhook endpoints and delivers
+//!   signed requests with retries, a dead-letter state and a delivery log.
+//! - [`retention`]: prunes events (and their deliveries) past the
+//!   retention period.
+//!
+//! Every worker takes a shutdown signal: a
+//! `tokio::sync::watch::Receiver<bool>` that turns `true` on shutdown.
+
+pub mod retention;
+pub mod webhooks;
+
+pub use webhooks::{WebhookSettings, WebhookWorker};
