@@ -12,6 +12,7 @@ pub mod http;
 pub mod scim;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -19,6 +20,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use rollcall_api::{ApiConfig, AppState};
 use rollcall_core::sealed::MasterKey;
+use rollcall_runtime::{Runtime, RuntimeConfig, SandboxPolicy};
 use rollcall_store::{SqliteSync, Store, StoreOptions};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -158,6 +160,24 @@ macro_rules! both_backends {
     )*};
 }
 
+/// The plugin runtime every in-process app of this test binary shares
+/// (one engine per process, as in production): default sandbox policy,
+/// compiled components cached under the system's temporary directory.
+pub fn plugin_runtime() -> Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            Arc::new(
+                Runtime::new(RuntimeConfig {
+                    policy: SandboxPolicy::default(),
+                    cache_dir: Some(std::env::temp_dir().join("rollcall-test-plugin-cache")),
+                })
+                .expect("plugin runtime"),
+            )
+        })
+        .clone()
+}
+
 /// The HTTP service in process, with a global admin key.
 pub struct TestApp {
     pub db: TestDb,
@@ -192,6 +212,7 @@ impl TestApp {
                 max_body_bytes,
                 scim: rollcall_api::scim::ScimSettings::default(),
             },
+            plugin_runtime(),
         );
         TestApp {
             router: rollcall_api::app(state),

@@ -9,7 +9,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use rollcall_runtime::registry::{self, RegistryError};
 use rollcall_runtime::{
     InvocationContext, LifecycleEvent, Manifest, MemoryState, PluginKind, Runtime, RuntimeConfig,
-    SandboxPolicy,
 };
 use rollcall_store::Store;
 use serde_json::{Value, json};
@@ -19,13 +18,12 @@ use crate::config::Config;
 use crate::output::Output;
 use crate::plugin_scaffold;
 
-/// The runtime for this process: platform policy from `ROLLCALL_PLUGIN_*`,
-/// compiled components cached in `<data_dir>/plugin-cache`.
+/// The runtime for this process: the platform policy the configuration
+/// read from `ROLLCALL_PLUGIN_*`, compiled components cached in
+/// `<data_dir>/plugin-cache`.
 pub fn runtime(config: &Config) -> Result<Runtime> {
-    let policy = SandboxPolicy::from_lookup(&|name| std::env::var(name).ok())
-        .map_err(|e| anyhow!("invalid configuration: {e}"))?;
     Runtime::new(RuntimeConfig {
-        policy,
+        policy: config.plugin_policy.clone(),
         cache_dir: Some(config.data_dir.join("plugin-cache")),
     })
 }

@@ -326,12 +326,64 @@ async fn bootstrap_key_from_environment(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(status, 200);
+    // The plugin runtime built at start-up serves the plugin endpoints.
+    let (status, body) = http::request(&addr, "GET", "/api/v1/plugins", Some(key), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.as_array().map(Vec::len), Some(2), "{body}");
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         !stdout(&out).contains("rc_admin_"),
         "no key is generated when one is configured"
     );
+}
+
+/// A bad `ROLLCALL_PLUGIN_*` value stops `serve` before it opens the
+/// database or listens: exit 2 and a message naming the variable.
+#[tokio::test]
+async fn serve_refuses_bad_plugin_settings_at_start() {
+    let env = Env::new(Backend::Sqlite).await;
+    let port = free_port();
+    let cases = [
+        (
+            "ROLLCALL_PLUGIN_MEMORY_MIB",
+            "lots",
+            "error: invalid configuration: plugin sandbox: ROLLCALL_PLUGIN_MEMORY_MIB: 'lots' is not a whole number",
+        ),
+        (
+            "ROLLCALL_PLUGIN_PAGE_TIMEOUT_MS",
+            "0",
+            "error: invalid configuration: plugin sandbox: ROLLCALL_PLUGIN_PAGE_TIMEOUT_MS: must be between 1 and",
+        ),
+        (
+            "ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK",
+            "perhaps",
+            "error: invalid configuration: plugin sandbox: ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK: expected true or false, got 'perhaps'",
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let out = env
+            .command()
+            .env(name, value)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name}={value}: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).starts_with(expected), "{}", stderr(&out));
+        assert!(
+            !stdout(&out).contains("rc_admin_"),
+            "no key before the check"
+        );
+    }
+    // Nothing was started: no admin key was created in the database.
+    assert!(env.json(&["admin-key", "list"]).is_empty());
 }
 
 both_backends!(

@@ -3,18 +3,14 @@
 //! directory with config, grants, secrets and credentials).
 //!
 //! Validation is the runtime registry's, the same as the CLI's. The
-//! runtime (one wasmtime engine per process) is created on first use from
-//! the `ROLLCALL_PLUGIN_*` settings; compiled components are cached in
-//! `$ROLLCALL_DATA_DIR/plugin-cache`.
-
-use std::sync::OnceLock;
+//! runtime (one wasmtime engine per process) is [`AppState::plugins`],
+//! built at start-up from the `ROLLCALL_PLUGIN_*` settings.
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use base64::Engine;
 use rollcall_runtime::registry::{self, Grants, InstallationRequest, RegistryError};
-use rollcall_runtime::{Runtime, RuntimeConfig, SandboxPolicy};
 use rollcall_store::{Plugin, PluginInstallation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -37,26 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_installations, create_installation))
         .routes(routes!(get_installation, delete_installation))
         .layer(DefaultBodyLimit::max(MAX_INSTALL_BODY))
-}
-
-fn runtime() -> ApiResult<&'static Runtime> {
-    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
-    let result = RUNTIME.get_or_init(|| {
-        let policy =
-            SandboxPolicy::from_lookup(&|n| std::env::var(n).ok()).map_err(|e| e.to_string())?;
-        let data = std::env::var("ROLLCALL_DATA_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| std::env::temp_dir());
-        Runtime::new(RuntimeConfig {
-            policy,
-            cache_dir: Some(data.join("plugin-cache")),
-        })
-        .map_err(|e| e.to_string())
-    });
-    result.as_ref().map_err(|e| {
-        tracing::error!(error = %e, "plugin runtime unavailable");
-        ApiError::internal()
-    })
 }
 
 fn registry_error(e: RegistryError) -> ApiError {
@@ -89,7 +65,7 @@ async fn list_plugins(
     State(state): State<AppState>,
     _principal: Principal,
 ) -> ApiResult<Json<Vec<Plugin>>> {
-    registry::install_builtins(runtime()?, &state.store)
+    registry::install_builtins(&state.plugins, &state.store)
         .await
         .map_err(registry_error)?;
     Ok(Json(state.store.list_plugins().await?))
@@ -110,9 +86,8 @@ async fn install_plugin(
     let wasm = base64::engine::general_purpose::STANDARD
         .decode(body.wasm_base64.trim())
         .map_err(|_| ApiError::invalid("wasm_base64 is not valid base64"))?;
-    let runtime = runtime()?;
     let (plugin, created) = registry::install(
-        runtime,
+        &state.plugins,
         &state.store,
         &wasm,
         body.manifest.as_deref(),
@@ -139,7 +114,7 @@ async fn get_plugin(
     _principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Plugin>> {
-    registry::install_builtins(runtime()?, &state.store)
+    registry::install_builtins(&state.plugins, &state.store)
         .await
         .map_err(registry_error)?;
     Ok(Json(
