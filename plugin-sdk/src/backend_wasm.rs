@@ -73,12 +73,12 @@ fn code_name(code: &ErrorCode) -> String {
 
 fn http_error(code: &ErrorCode) -> PluginError {
     match code {
-        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
-            PluginError::permanent(format!(
-                "request refused by the host sandbox ({})",
-                code_name(code)
-            ))
-        }
+        ErrorCode::HttpRequestDenied
+        | ErrorCode::DestinationIpProhibited
+        | ErrorCode::HttpRequestBodySize(_) => PluginError::permanent(format!(
+            "request refused by the host sandbox ({})",
+            code_name(code)
+        )),
         other => PluginError::transient(format!("HTTP request failed: {}", code_name(other))),
     }
 }
@@ -125,21 +125,31 @@ pub(crate) fn http_send(request: &Request) -> Result<Response, PluginError> {
         .set_path_with_query(Some(&path))
         .map_err(|_| invalid("path"))?;
     let body = outgoing.body().map_err(|_| invalid("body"))?;
-    if let Some(bytes) = &request.body {
-        let stream = body.write().map_err(|_| invalid("body"))?;
-        for chunk in bytes.chunks(4096) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|e| PluginError::transient(format!("writing the request body: {e:?}")))?;
-        }
-        drop(stream);
-    }
-    OutgoingBody::finish(body, None).map_err(|e| http_error(&e))?;
     let options = RequestOptions::new();
     if let Some(t) = request.timeout {
         let _ = options.set_first_byte_timeout(Some(t.as_nanos() as u64));
     }
+    // Hand the request to the host first, then stream the body: the host
+    // buffers only a few chunks, so writing a large body before `handle`
+    // would wait forever.
     let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| http_error(&e))?;
+    if let Some(bytes) = &request.body {
+        let stream = body.write().map_err(|_| invalid("body"))?;
+        for chunk in bytes.chunks(4096) {
+            if let Err(e) = stream.blocking_write_and_flush(chunk) {
+                drop(stream);
+                // The host refused or failed the request: its reason is on
+                // the response future.
+                future.subscribe().block();
+                return Err(match future.get() {
+                    Some(Ok(Err(code))) => http_error(&code),
+                    _ => PluginError::transient(format!("writing the request body: {e:?}")),
+                });
+            }
+        }
+        drop(stream);
+    }
+    OutgoingBody::finish(body, None).map_err(|e| http_error(&e))?;
     future.subscribe().block();
     let response = match future.get() {
         Some(Ok(Ok(r))) => r,

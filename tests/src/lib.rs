@@ -6,8 +6,10 @@
 //!   dropped when the test ends, even on panic.
 //! - [`both_backends!`]: runs one async test body on each backend.
 //! - [`TestApp`]: the whole HTTP service in process, driven with `oneshot`.
+//! - [`guests`]: test guests driven through the real plugin runtime.
 //! - [`http`]: a tiny HTTP/1.1 client for tests that start the real binary.
 
+pub mod guests;
 pub mod http;
 pub mod scim;
 

@@ -31,6 +31,9 @@ pub enum RegistryError {
     Install(#[from] InstallError),
     #[error("{0}")]
     Invalid(String),
+    /// The component is over [`MAX_COMPONENT_BYTES`].
+    #[error("the component is {0} bytes; at most {MAX_COMPONENT_BYTES} bytes are accepted")]
+    TooLarge(usize),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,9 +70,7 @@ pub async fn install(
     source: &'static str,
 ) -> Result<(Plugin, bool), RegistryError> {
     if wasm.len() > MAX_COMPONENT_BYTES {
-        return Err(RegistryError::Invalid(format!(
-            "the component is larger than {MAX_COMPONENT_BYTES} bytes"
-        )));
+        return Err(RegistryError::TooLarge(wasm.len()));
     }
     crate::engine::check_format(wasm)?;
     let embedded = manifest::embedded(wasm);

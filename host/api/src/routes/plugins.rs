@@ -23,16 +23,18 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, QueryPairs};
 
-/// Largest install request (a base64 component of up to 32 MiB).
-const MAX_INSTALL_BODY: usize = 48 * 1024 * 1024;
+/// Largest install request: a component of up to
+/// [`registry::MAX_COMPONENT_BYTES`] in base64, plus room for the manifest.
+/// Only the install route accepts more than the server's usual body limit.
+pub const MAX_INSTALL_BODY: usize = registry::MAX_COMPONENT_BYTES / 3 * 4 + 4 + 1024 * 1024;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_plugins, install_plugin))
+        .layer(DefaultBodyLimit::max(MAX_INSTALL_BODY))
         .routes(routes!(get_plugin, remove_plugin))
         .routes(routes!(list_installations, create_installation))
         .routes(routes!(get_installation, delete_installation))
-        .layer(DefaultBodyLimit::max(MAX_INSTALL_BODY))
 }
 
 fn registry_error(e: RegistryError) -> ApiError {
@@ -44,6 +46,11 @@ fn registry_error(e: RegistryError) -> ApiError {
             i.to_string(),
         ),
         RegistryError::Invalid(m) => ApiError::invalid(m),
+        e @ RegistryError::TooLarge(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.to_string(),
+        ),
     }
 }
 
@@ -76,7 +83,8 @@ async fn list_plugins(
 #[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins",
     request_body = InstallPlugin,
     responses((status = 201, body = Plugin), (status = 200, body = Plugin), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn install_plugin(
     State(state): State<AppState>,
     principal: Principal,
