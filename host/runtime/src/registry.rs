@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rollcall_store::{NewInstallation, NewPlugin, Plugin, PluginInstallation, Store, StoreError};
+use rollcall_store::{
+    InstallationChanges, NewInstallation, NewPlugin, Plugin, PluginInstallation, Store, StoreError,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -59,6 +61,28 @@ pub struct InstallationRequest {
     pub grants: Grants,
     pub secrets: Map<String, Value>,
     pub credentials: Map<String, Value>,
+}
+
+/// Changes to an installation; `None` (or an empty map) leaves that part
+/// as it is. In `secrets` and `credentials` a value sets that entry and
+/// `null` removes it; `config` and `grants` are replaced whole.
+#[derive(Debug, Clone, Default)]
+pub struct InstallationUpdate {
+    pub config: Option<Map<String, Value>>,
+    pub grants: Option<Grants>,
+    pub secrets: Map<String, Value>,
+    pub credentials: Map<String, Value>,
+    pub enabled: Option<bool>,
+}
+
+impl InstallationUpdate {
+    fn is_empty(&self) -> bool {
+        self.config.is_none()
+            && self.grants.is_none()
+            && self.secrets.is_empty()
+            && self.credentials.is_empty()
+            && self.enabled.is_none()
+    }
 }
 
 /// Validates a component and its manifest and records it.
@@ -125,6 +149,26 @@ pub fn stored_manifest(plugin: &Plugin) -> Result<Manifest, RegistryError> {
             plugin.digest
         ))
     })
+}
+
+fn check_config(manifest: &Manifest, config: &Map<String, Value>) -> Result<(), RegistryError> {
+    schema::validate(&manifest.schema(), &Value::Object(config.clone())).map_err(|errors| {
+        RegistryError::Invalid(format!(
+            "config does not match the plugin's schema: {}",
+            errors.join("; ")
+        ))
+    })
+}
+
+/// Sets (value) or removes (`null`) entries of `current`.
+fn merge(current: &mut Map<String, Value>, changes: Map<String, Value>) {
+    for (name, value) in changes {
+        if value.is_null() {
+            current.remove(&name);
+        } else {
+            current.insert(name, value);
+        }
+    }
 }
 
 fn check_grants(manifest: &Manifest, grants: &Grants) -> Result<(), RegistryError> {
@@ -214,14 +258,7 @@ pub async fn create_installation(
             "a connector plugin is bound to a directory: directory_id is required".into(),
         ));
     }
-    schema::validate(&manifest.schema(), &Value::Object(request.config.clone())).map_err(
-        |errors| {
-            RegistryError::Invalid(format!(
-                "config does not match the plugin's schema: {}",
-                errors.join("; ")
-            ))
-        },
-    )?;
+    check_config(&manifest, &request.config)?;
     check_grants(&manifest, &request.grants)?;
     check_credentials(&manifest, &request.credentials)?;
     if let Some((name, _)) = request.secrets.iter().find(|(_, v)| !v.is_string()) {
@@ -244,12 +281,75 @@ pub async fn create_installation(
         .await?)
 }
 
+/// Validates changes to an installation against its plugin's manifest
+/// (config schema, declared hosts, credential slots) and applies them.
+/// Secrets and credentials are merged with the sealed ones and re-sealed.
+pub async fn update_installation(
+    store: &Store,
+    current: &PluginInstallation,
+    update: InstallationUpdate,
+) -> Result<PluginInstallation, RegistryError> {
+    if update.is_empty() {
+        return Ok(current.clone());
+    }
+    let plugin = store
+        .get_plugin(&current.plugin_digest)
+        .await?
+        .ok_or(StoreError::NotFound("plugin"))?;
+    let manifest = stored_manifest(&plugin)?;
+    if let Some(config) = &update.config {
+        check_config(&manifest, config)?;
+    }
+    if let Some(grants) = &update.grants {
+        check_grants(&manifest, grants)?;
+    }
+    if let Some((name, _)) = update
+        .secrets
+        .iter()
+        .find(|(_, v)| !v.is_string() && !v.is_null())
+    {
+        return Err(RegistryError::Invalid(format!(
+            "secrets.{name}: must be a string, or null to remove it"
+        )));
+    }
+    let secrets = if update.secrets.is_empty() && update.credentials.is_empty() {
+        None
+    } else {
+        let mut sealed = store.plugin_installation_secrets(&current.id).await?;
+        merge(&mut sealed.secrets, update.secrets);
+        merge(&mut sealed.credentials, update.credentials);
+        check_credentials(&manifest, &sealed.credentials)?;
+        Some(sealed)
+    };
+    let grants = update
+        .grants
+        .map(|g| serde_json::to_value(&g).map_err(|e| RegistryError::Invalid(e.to_string())))
+        .transpose()?;
+    Ok(store
+        .update_plugin_installation(
+            current,
+            InstallationChanges {
+                config: update.config,
+                grants,
+                secrets,
+                enabled: update.enabled,
+            },
+        )
+        .await?)
+}
+
 /// The loaded component and invocation context of an installation.
 pub async fn prepare_installation(
     runtime: &Runtime,
     store: &Store,
     installation: &PluginInstallation,
 ) -> Result<(LoadedPlugin, InvocationContext), RegistryError> {
+    if !installation.enabled {
+        return Err(RegistryError::Invalid(format!(
+            "plugin installation {} is disabled",
+            installation.id
+        )));
+    }
     let plugin = store
         .get_plugin(&installation.plugin_digest)
         .await?

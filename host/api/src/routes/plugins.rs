@@ -10,7 +10,9 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use base64::Engine;
-use rollcall_runtime::registry::{self, Grants, InstallationRequest, RegistryError};
+use rollcall_runtime::registry::{
+    self, Grants, InstallationRequest, InstallationUpdate, RegistryError,
+};
 use rollcall_store::{Plugin, PluginInstallation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -34,7 +36,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(MAX_INSTALL_BODY))
         .routes(routes!(get_plugin, remove_plugin))
         .routes(routes!(list_installations, create_installation))
-        .routes(routes!(get_installation, delete_installation))
+        .routes(routes!(
+            get_installation,
+            update_installation,
+            delete_installation
+        ))
 }
 
 fn registry_error(e: RegistryError) -> ApiError {
@@ -220,12 +226,11 @@ async fn create_installation(
     ApiJson(body): ApiJson<NewPluginInstallation>,
 ) -> ApiResult<(StatusCode, Json<PluginInstallation>)> {
     principal.check_access(&body.organization_id, "Organization")?;
-    let grants: Grants = match body.grants {
-        None => Grants::default(),
-        Some(v) => {
-            serde_json::from_value(v).map_err(|e| ApiError::invalid(format!("grants: {e}")))?
-        }
-    };
+    let grants = body
+        .grants
+        .map(parse_grants)
+        .transpose()?
+        .unwrap_or_default();
     let request = InstallationRequest {
         plugin: body.plugin,
         organization_id: body.organization_id,
@@ -265,6 +270,62 @@ async fn get_installation(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PluginInstallation>> {
     Ok(Json(load_installation(&state, &principal, &id).await?))
+}
+
+/// Changes to an installation; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginInstallationUpdate {
+    /// Replaces the config; validated against the plugin's config schema.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Map<String, Value>>,
+    /// Replaces the grants: `{"hosts": [...], "limits": {...}}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub grants: Option<Value>,
+    /// Sets secrets (string values) or removes them (`null`); others are kept.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub secrets: Map<String, Value>,
+    /// Sets credentials per manifest slot or removes them (`null`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub credentials: Map<String, Value>,
+    /// A disabled installation keeps its settings and state but is not run.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+fn parse_grants(value: Value) -> ApiResult<Grants> {
+    serde_json::from_value(value).map_err(|e| ApiError::invalid(format!("grants: {e}")))
+}
+
+/// Update an installation: config (re-validated), grants, secrets and
+/// credentials (set or remove; sealed at rest), and the enabled flag.
+#[utoipa::path(patch, path = "/api/v1/plugin_installations/{id}", tag = "plugins",
+    params(("id" = String, Path, description = "Installation id")),
+    request_body = PluginInstallationUpdate,
+    responses((status = 200, body = PluginInstallation), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update_installation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PluginInstallationUpdate>,
+) -> ApiResult<Json<PluginInstallation>> {
+    let current = load_installation(&state, &principal, &id).await?;
+    let update = InstallationUpdate {
+        config: body.config,
+        grants: body.grants.map(parse_grants).transpose()?,
+        secrets: body.secrets,
+        credentials: body.credentials,
+        enabled: body.enabled,
+    };
+    let updated = registry::update_installation(&state.store, &current, update)
+        .await
+        .map_err(registry_error)?;
+    Ok(Json(updated))
 }
 
 /// Remove an installation and its state.
