@@ -7,7 +7,7 @@ use wasip2::http::types::{
 use wasip2::io::streams::StreamError;
 
 use crate::PluginError;
-use crate::bindings::connector::rollcall::plugin::{config, log, secrets, state};
+use crate::bindings::connector::rollcall::plugin::{config, ldap, log, secrets, state};
 use crate::bindings::wit::HostError;
 use crate::host::{HostFailure, Level};
 use crate::http::{Request, Response, split_url};
@@ -60,6 +60,42 @@ pub(crate) fn state_delete(key: &str) -> Result<(), HostFailure> {
 
 pub(crate) fn state_list(prefix: &str, limit: u32) -> Result<Vec<String>, HostFailure> {
     state::list_keys(prefix, limit).map_err(Into::into)
+}
+
+pub(crate) fn ldap_search(
+    connection: &crate::ldap::Connection,
+    request: &crate::ldap::SearchRequest,
+) -> Result<crate::ldap::SearchPage, HostFailure> {
+    let connection = ldap::Connection {
+        url: connection.url.clone(),
+        bind_dn: connection.bind_dn.clone(),
+        bind_password_secret: connection.bind_password_secret.clone(),
+        start_tls: connection.start_tls,
+    };
+    let request = ldap::SearchRequest {
+        base_dn: request.base_dn.clone(),
+        scope: match request.scope {
+            crate::ldap::Scope::Base => ldap::Scope::Base,
+            crate::ldap::Scope::OneLevel => ldap::Scope::OneLevel,
+            crate::ldap::Scope::Subtree => ldap::Scope::Subtree,
+        },
+        filter: request.filter.clone(),
+        attributes: request.attributes.clone(),
+        page_size: request.page_size,
+        cookie: request.cookie.clone(),
+    };
+    let page = ldap::search(&connection, &request)?;
+    Ok(crate::ldap::SearchPage {
+        entries: page
+            .entries
+            .into_iter()
+            .map(|e| crate::ldap::Entry {
+                dn: e.dn,
+                attributes: e.attributes,
+            })
+            .collect(),
+        cookie: page.cookie,
+    })
 }
 
 /// The error code's name, e.g. `HttpRequestDenied`.

@@ -8,9 +8,11 @@
 //! - [`TestApp`]: the whole HTTP service in process, driven with `oneshot`.
 //! - [`guests`]: test guests driven through the real plugin runtime.
 //! - [`http`]: a tiny HTTP/1.1 client for tests that start the real binary.
+//! - [`ldap_server`]: a fake LDAP server for the `ldap` host import.
 
 pub mod guests;
 pub mod http;
+pub mod ldap_server;
 pub mod scim;
 
 use std::sync::atomic::{AtomicU64, Ordering};

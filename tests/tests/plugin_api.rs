@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::http::{Method, StatusCode};
 use base64::Engine;
-use rollcall_runtime::builtin::test_guests::MISBEHAVING;
+use rollcall_runtime::builtin::test_guests::{LDAP_DIRECTORY, MISBEHAVING};
 use rollcall_runtime::registry;
 use rollcall_runtime::{
     InvokeError, LifecycleEvent, Outcome, PluginError, Runtime, RuntimeConfig, SandboxPolicy,
@@ -128,6 +128,11 @@ async fn bad_components_are_refused_with_clear_errors(backend: Backend) {
             json!({"wasm_base64": b64(MISBEHAVING), "manifest": "id = \"x\"\nversion = \"1.0.0\"\nkind = \"lifecycle\"\nwit = \"0.9.0\"\ndescription = \"d\"\n"}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "plugin.toml: wit '0.9.0' is not supported by this host (supported: 0.1.0)",
+        ),
+        (
+            json!({"wasm_base64": b64(LDAP_DIRECTORY), "manifest": "id = \"x\"\nversion = \"1.0.0\"\nkind = \"connector\"\nwit = \"0.1.0\"\ndescription = \"d\"\n"}),
+            StatusCode::BAD_REQUEST,
+            "the component imports rollcall:plugin/ldap but plugin.toml does not declare capabilities = [\"ldap\"]",
         ),
     ];
     for (body, status, message) in cases {

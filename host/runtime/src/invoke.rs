@@ -63,6 +63,11 @@ impl LoadedPlugin {
     pub fn kind(&self) -> PluginKind {
         self.prepared.kind()
     }
+
+    /// Whether the component imports the host's `ldap` interface.
+    pub fn imports_ldap(&self) -> bool {
+        self.prepared.imports_ldap
+    }
 }
 
 impl Runtime {

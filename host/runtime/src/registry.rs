@@ -20,7 +20,7 @@ use crate::credentials::Credential;
 use crate::error::InstallError;
 use crate::hosts::HostPattern;
 use crate::invoke::{LoadedPlugin, Runtime};
-use crate::manifest::{self, Manifest, PluginKind};
+use crate::manifest::{self, Capability, Manifest, PluginKind};
 use crate::policy::LimitRequest;
 use crate::schema;
 
@@ -109,6 +109,11 @@ pub async fn install(
             manifest.kind.as_str(),
             loaded.kind().as_str()
         )));
+    }
+    if loaded.imports_ldap() && !manifest.has(Capability::Ldap) {
+        return Err(RegistryError::Invalid(
+            "the component imports rollcall:plugin/ldap but plugin.toml does not declare capabilities = [\"ldap\"]".into(),
+        ));
     }
     let new = NewPlugin {
         digest: loaded.digest().to_owned(),
