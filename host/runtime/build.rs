@@ -7,7 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Components the runtime embeds (crate names, `-` → `_`).
-const COMPONENTS: &[&str] = &["static_directory", "http_action", "misbehaving"];
+const COMPONENTS: &[&str] = &[
+    "static_directory",
+    "http_action",
+    "misbehaving",
+    "ldap_directory",
+];
 
 fn main() {
     let manifest_dir =

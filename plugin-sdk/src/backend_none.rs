@@ -39,3 +39,10 @@ pub(crate) fn state_list(_prefix: &str, _limit: u32) -> Result<Vec<String>, Host
 pub(crate) fn http_send(_request: &Request) -> Result<Response, PluginError> {
     Err(PluginError::permanent(NO_HOST))
 }
+
+pub(crate) fn ldap_search(
+    _connection: &crate::ldap::Connection,
+    _request: &crate::ldap::SearchRequest,
+) -> Result<crate::ldap::SearchPage, HostFailure> {
+    Err(HostFailure::Unavailable(NO_HOST.into()))
+}

@@ -7,7 +7,7 @@ use wasip2::http::types::{
 use wasip2::io::streams::StreamError;
 
 use crate::PluginError;
-use crate::bindings::connector::rollcall::plugin::{config, log, secrets, state};
+use crate::bindings::connector::rollcall::plugin::{config, ldap, log, secrets, state};
 use crate::bindings::wit::HostError;
 use crate::host::{HostFailure, Level};
 use crate::http::{Request, Response, split_url};
@@ -62,6 +62,42 @@ pub(crate) fn state_list(prefix: &str, limit: u32) -> Result<Vec<String>, HostFa
     state::list_keys(prefix, limit).map_err(Into::into)
 }
 
+pub(crate) fn ldap_search(
+    connection: &crate::ldap::Connection,
+    request: &crate::ldap::SearchRequest,
+) -> Result<crate::ldap::SearchPage, HostFailure> {
+    let connection = ldap::Connection {
+        url: connection.url.clone(),
+        bind_dn: connection.bind_dn.clone(),
+        bind_password_secret: connection.bind_password_secret.clone(),
+        start_tls: connection.start_tls,
+    };
+    let request = ldap::SearchRequest {
+        base_dn: request.base_dn.clone(),
+        scope: match request.scope {
+            crate::ldap::Scope::Base => ldap::Scope::Base,
+            crate::ldap::Scope::OneLevel => ldap::Scope::OneLevel,
+            crate::ldap::Scope::Subtree => ldap::Scope::Subtree,
+        },
+        filter: request.filter.clone(),
+        attributes: request.attributes.clone(),
+        page_size: request.page_size,
+        cookie: request.cookie.clone(),
+    };
+    let page = ldap::search(&connection, &request)?;
+    Ok(crate::ldap::SearchPage {
+        entries: page
+            .entries
+            .into_iter()
+            .map(|e| crate::ldap::Entry {
+                dn: e.dn,
+                attributes: e.attributes,
+            })
+            .collect(),
+        cookie: page.cookie,
+    })
+}
+
 /// The error code's name, e.g. `HttpRequestDenied`.
 fn code_name(code: &ErrorCode) -> String {
     let debug = format!("{code:?}");
@@ -73,12 +109,12 @@ fn code_name(code: &ErrorCode) -> String {
 
 fn http_error(code: &ErrorCode) -> PluginError {
     match code {
-        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
-            PluginError::permanent(format!(
-                "request refused by the host sandbox ({})",
-                code_name(code)
-            ))
-        }
+        ErrorCode::HttpRequestDenied
+        | ErrorCode::DestinationIpProhibited
+        | ErrorCode::HttpRequestBodySize(_) => PluginError::permanent(format!(
+            "request refused by the host sandbox ({})",
+            code_name(code)
+        )),
         other => PluginError::transient(format!("HTTP request failed: {}", code_name(other))),
     }
 }
@@ -125,21 +161,31 @@ pub(crate) fn http_send(request: &Request) -> Result<Response, PluginError> {
         .set_path_with_query(Some(&path))
         .map_err(|_| invalid("path"))?;
     let body = outgoing.body().map_err(|_| invalid("body"))?;
-    if let Some(bytes) = &request.body {
-        let stream = body.write().map_err(|_| invalid("body"))?;
-        for chunk in bytes.chunks(4096) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|e| PluginError::transient(format!("writing the request body: {e:?}")))?;
-        }
-        drop(stream);
-    }
-    OutgoingBody::finish(body, None).map_err(|e| http_error(&e))?;
     let options = RequestOptions::new();
     if let Some(t) = request.timeout {
         let _ = options.set_first_byte_timeout(Some(t.as_nanos() as u64));
     }
+    // Hand the request to the host first, then stream the body: the host
+    // buffers only a few chunks, so writing a large body before `handle`
+    // would wait forever.
     let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| http_error(&e))?;
+    if let Some(bytes) = &request.body {
+        let stream = body.write().map_err(|_| invalid("body"))?;
+        for chunk in bytes.chunks(4096) {
+            if let Err(e) = stream.blocking_write_and_flush(chunk) {
+                drop(stream);
+                // The host refused or failed the request: its reason is on
+                // the response future.
+                future.subscribe().block();
+                return Err(match future.get() {
+                    Some(Ok(Err(code))) => http_error(&code),
+                    _ => PluginError::transient(format!("writing the request body: {e:?}")),
+                });
+            }
+        }
+        drop(stream);
+    }
+    OutgoingBody::finish(body, None).map_err(|e| http_error(&e))?;
     future.subscribe().block();
     let response = match future.get() {
         Some(Ok(Ok(r))) => r,

@@ -32,7 +32,8 @@
 //! assert!(Static::list_groups(PageRequest::default()).unwrap().items.is_empty());
 //! ```
 //!
-//! Host services: [`log`], [`config`], [`secrets`], [`state`] and [`http`].
+//! Host services: [`log`], [`config`], [`secrets`], [`state`], [`http`]
+//! and, for connectors, [`ldap`].
 //! With the `testing` feature they are backed by native fakes
 //! ([`testing`]) so plugin unit tests run with plain `cargo test`.
 
@@ -40,6 +41,7 @@
 pub mod bindings;
 mod host;
 pub mod http;
+pub mod ldap;
 mod types;
 
 #[cfg(target_arch = "wasm32")]

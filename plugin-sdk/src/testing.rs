@@ -30,6 +30,8 @@ struct FakeHost {
     logs: Vec<(Level, String)>,
     routes: Vec<(String, String, Response)>,
     requests: Vec<Request>,
+    ldap_pages: std::collections::VecDeque<crate::ldap::SearchPage>,
+    ldap_requests: Vec<(crate::ldap::Connection, crate::ldap::SearchRequest)>,
 }
 
 thread_local! {
@@ -146,5 +148,44 @@ pub(crate) fn http_send(request: &Request) -> Result<Response, PluginError> {
                     request.method, request.url
                 ))
             })
+    })
+}
+
+/// Queues a page for the next [`crate::ldap::search`] call.
+///
+/// ```
+/// use rollcall_plugin_sdk::ldap::{self, Connection, Entry, Scope, SearchPage, SearchRequest};
+/// use rollcall_plugin_sdk::testing;
+/// testing::reset();
+/// testing::mock_ldap_page(SearchPage {
+///     entries: vec![Entry { dn: "uid=ada".into(), attributes: vec![("mail".into(), vec!["ada@example.com".into()])] }],
+///     cookie: None,
+/// });
+/// let connection = Connection { url: "ldaps://dc1.example.com".into(), bind_dn: None, bind_password_secret: None, start_tls: false };
+/// let request = SearchRequest { base_dn: "dc=example,dc=com".into(), scope: Scope::Subtree, filter: "(uid=*)".into(), attributes: vec![], page_size: 100, cookie: None };
+/// let page = ldap::search(&connection, &request)?;
+/// assert_eq!(page.entries[0].first("MAIL"), Some("ada@example.com"));
+/// assert_eq!(testing::ldap_requests()[0].1.filter, "(uid=*)");
+/// assert!(ldap::search(&connection, &request).is_err(), "nothing more queued");
+/// # Ok::<(), rollcall_plugin_sdk::PluginError>(())
+/// ```
+pub fn mock_ldap_page(page: crate::ldap::SearchPage) {
+    with(|h| h.ldap_pages.push_back(page));
+}
+
+/// The LDAP searches made so far, in order.
+pub fn ldap_requests() -> Vec<(crate::ldap::Connection, crate::ldap::SearchRequest)> {
+    with(|h| h.ldap_requests.clone())
+}
+
+pub(crate) fn ldap_search(
+    connection: &crate::ldap::Connection,
+    request: &crate::ldap::SearchRequest,
+) -> Result<crate::ldap::SearchPage, HostFailure> {
+    with(|h| {
+        h.ldap_requests.push((connection.clone(), request.clone()));
+        h.ldap_pages
+            .pop_front()
+            .ok_or_else(|| HostFailure::Unavailable("testing: no LDAP page queued".into()))
     })
 }

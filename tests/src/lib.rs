@@ -6,13 +6,18 @@
 //!   dropped when the test ends, even on panic.
 //! - [`both_backends!`]: runs one async test body on each backend.
 //! - [`TestApp`]: the whole HTTP service in process, driven with `oneshot`.
+//! - [`guests`]: test guests driven through the real plugin runtime.
 //! - [`http`]: a tiny HTTP/1.1 client for tests that start the real binary.
+//! - [`ldap_server`]: a fake LDAP server for the `ldap` host import.
 
+pub mod guests;
 pub mod http;
+pub mod ldap_server;
 pub mod scim;
 pub mod webhook_receiver;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -20,6 +25,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use rollcall_api::{ApiConfig, AppState};
 use rollcall_core::sealed::MasterKey;
+use rollcall_runtime::{Runtime, RuntimeConfig, SandboxPolicy};
 use rollcall_store::{SqliteSync, Store, StoreOptions};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -159,6 +165,24 @@ macro_rules! both_backends {
     )*};
 }
 
+/// The plugin runtime every in-process app of this test binary shares
+/// (one engine per process, as in production): default sandbox policy,
+/// compiled components cached under the system's temporary directory.
+pub fn plugin_runtime() -> Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            Arc::new(
+                Runtime::new(RuntimeConfig {
+                    policy: SandboxPolicy::default(),
+                    cache_dir: Some(std::env::temp_dir().join("rollcall-test-plugin-cache")),
+                })
+                .expect("plugin runtime"),
+            )
+        })
+        .clone()
+}
+
 /// The HTTP service in process, with a global admin key.
 pub struct TestApp {
     pub db: TestDb,
@@ -194,6 +218,7 @@ impl TestApp {
                 scim: rollcall_api::scim::ScimSettings::default(),
                 webhooks_allow_http: true,
             },
+            plugin_runtime(),
         );
         TestApp {
             router: rollcall_api::app(state),

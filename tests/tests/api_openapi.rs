@@ -69,7 +69,10 @@ async fn served_document_is_complete_and_consistent() {
         ("/api/v1/plugins", vec!["get", "post"]),
         ("/api/v1/plugins/{id}", vec!["get", "delete"]),
         ("/api/v1/plugin_installations", vec!["get", "post"]),
-        ("/api/v1/plugin_installations/{id}", vec!["get", "delete"]),
+        (
+            "/api/v1/plugin_installations/{id}",
+            vec!["get", "patch", "delete"],
+        ),
         ("/api/v1/webhook_endpoints", vec!["get", "post"]),
         (
             "/api/v1/webhook_endpoints/{id}",

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::http::{Method, StatusCode};
 use base64::Engine;
-use rollcall_runtime::builtin::test_guests::MISBEHAVING;
+use rollcall_runtime::builtin::test_guests::{LDAP_DIRECTORY, MISBEHAVING};
 use rollcall_runtime::registry;
 use rollcall_runtime::{
     InvokeError, LifecycleEvent, Outcome, PluginError, Runtime, RuntimeConfig, SandboxPolicy,
@@ -128,6 +128,11 @@ async fn bad_components_are_refused_with_clear_errors(backend: Backend) {
             json!({"wasm_base64": b64(MISBEHAVING), "manifest": "id = \"x\"\nversion = \"1.0.0\"\nkind = \"lifecycle\"\nwit = \"0.9.0\"\ndescription = \"d\"\n"}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "plugin.toml: wit '0.9.0' is not supported by this host (supported: 0.1.0)",
+        ),
+        (
+            json!({"wasm_base64": b64(LDAP_DIRECTORY), "manifest": "id = \"x\"\nversion = \"1.0.0\"\nkind = \"connector\"\nwit = \"0.1.0\"\ndescription = \"d\"\n"}),
+            StatusCode::BAD_REQUEST,
+            "the component imports rollcall:plugin/ldap but plugin.toml does not declare capabilities = [\"ldap\"]",
         ),
     ];
     for (body, status, message) in cases {
@@ -300,7 +305,254 @@ async fn in_use_plugins_cannot_be_removed_and_state_lives_in_the_database(backen
     assert_eq!(ok, Outcome::Completed(Some("ok".into())));
 }
 
+async fn patch(app: &TestApp, id: &str, body: Value) -> rollcall_tests::Reply {
+    app.admin(
+        Method::PATCH,
+        &format!("/api/v1/plugin_installations/{id}"),
+        Some(body),
+    )
+    .await
+}
+
+async fn installations_are_updated(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let org = app.create_org("Acme").await;
+    app.get("/api/v1/plugins").await;
+    let r = app
+        .post(
+            "/api/v1/plugin_installations",
+            json!({"plugin": "http-action@0.1.0", "organization_id": org,
+                "config": {"url": "https://app.example.com/hook"},
+                "secrets": {"signing_key": "s1"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["enabled"], true);
+    let created_at = r.body["updated_at"].clone();
+
+    let r = patch(
+        &app,
+        &id,
+        json!({"config": {"url": "https://app.example.com/v2", "events": ["dsync.user.deleted"]},
+            "grants": {"hosts": ["app.example.com"], "limits": {"memory_mib": 16}},
+            "secrets": {"signing_key": null, "other": "s2"},
+            "enabled": false}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["config"]["url"], "https://app.example.com/v2");
+    assert_eq!(r.body["grants"]["hosts"], json!(["app.example.com"]));
+    assert_eq!(r.body["grants"]["limits"], json!({"memory_mib": 16}));
+    assert_eq!(r.body["secret_names"], json!(["other"]));
+    assert_eq!(r.body["enabled"], false);
+    assert_ne!(r.body["updated_at"], created_at);
+    assert!(
+        !r.body.to_string().contains("s2"),
+        "secret values are never returned"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/plugin_installations/{id}"))
+            .await
+            .body,
+        r.body
+    );
+    let sealed = app.db.store.plugin_installation_secrets(&id).await.unwrap();
+    assert_eq!(Value::Object(sealed.secrets), json!({"other": "s2"}));
+
+    // Absent fields stay as they are.
+    let r = patch(&app, &id, json!({"enabled": true})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["enabled"], true);
+    assert_eq!(r.body["config"]["url"], "https://app.example.com/v2");
+    assert_eq!(r.body["secret_names"], json!(["other"]));
+
+    let bad = [
+        (
+            json!({"config": {"url": 5}}),
+            "config does not match the plugin's schema: config.url: expected string",
+        ),
+        (
+            json!({"config": {}}),
+            "config does not match the plugin's schema: config.url: is required",
+        ),
+        (
+            json!({"grants": {"hosts": ["evil.example"]}}),
+            "grants.hosts: 'evil.example' is not declared in the plugin's manifest",
+        ),
+        (
+            json!({"grants": {"hostz": []}}),
+            "grants: unknown field `hostz`, expected `hosts` or `limits`",
+        ),
+        (
+            json!({"secrets": {"other": 5}}),
+            "secrets.other: must be a string, or null to remove it",
+        ),
+        (
+            json!({"credentials": {"api": {"kind": "bearer", "token": "t"}}}),
+            "credentials.api: the plugin declares no such credential slot",
+        ),
+    ];
+    for (body, message) in bad {
+        let r = patch(&app, &id, body.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
+        assert_eq!(r.body["code"], "invalid_request", "{body}");
+        let text = r.body["message"].as_str().unwrap();
+        assert!(text.starts_with(message), "{body}: {text}");
+    }
+    for body in [
+        json!({"enabled": "yes"}),
+        json!({"colour": "blue"}),
+        json!({"config": [1]}),
+    ] {
+        let r = patch(&app, &id, body.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
+        assert_eq!(r.body["code"], "invalid_json", "{body}");
+    }
+    let r = app
+        .raw(
+            Method::PATCH,
+            &format!("/api/v1/plugin_installations/{id}"),
+            Some(&app.admin_key.clone()),
+            Some("application/json"),
+            b"{\"enabled\":".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_json"))
+    );
+    // Nothing of the refused requests was applied.
+    let r = app.get(&format!("/api/v1/plugin_installations/{id}")).await;
+    assert_eq!(r.body["config"]["url"], "https://app.example.com/v2");
+    assert_eq!(r.body["secret_names"], json!(["other"]));
+
+    let r = patch(
+        &app,
+        "plugin_installation_01J00000000000000000000000",
+        json!({"enabled": false}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let other = app.create_org("Other").await;
+    let (_, scoped) = app
+        .db
+        .store
+        .create_admin_key("scoped", Some(&other))
+        .await
+        .unwrap();
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/plugin_installations/{id}"),
+            Some(&scoped),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "another organization's installation"
+    );
+}
+
+/// Runs the misbehaving guest of installation `id`, reading secret `token`.
+async fn run_secret(app: &TestApp, id: &str) -> Result<Outcome, registry::RegistryError> {
+    let store = &app.db.store;
+    let installation = store.get_plugin_installation(id).await.unwrap().unwrap();
+    let (loaded, ctx) = registry::prepare_installation(runtime(), store, &installation).await?;
+    let mut instance = runtime().lifecycle(&loaded, ctx).await.unwrap();
+    let event = LifecycleEvent {
+        id: "event_1".into(),
+        event_type: "dsync.user.created".into(),
+        organization_id: installation.organization_id.clone(),
+        directory_id: None,
+        created_at_micros: 0,
+        data: json!({"behavior": "secret", "name": "token"}),
+        previous_attributes: None,
+        idempotency_key: "k".into(),
+        attempt: 1,
+    };
+    Ok(instance.handle(&event).await.unwrap())
+}
+
+async fn updated_credentials_and_secrets_reach_the_plugin(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let org = app.create_org("Acme").await;
+    let plugin = install_misbehaving(&app).await;
+    let r = app
+        .post(
+            "/api/v1/plugin_installations",
+            json!({"plugin": plugin["id"], "organization_id": org}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+
+    let r = patch(
+        &app,
+        &id,
+        json!({"credentials": {"api": {"kind": "basic", "username": "u", "password": "p"}}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body["message"],
+        "credentials.api: the slot expects kind Bearer, got Basic"
+    );
+    let r = patch(
+        &app,
+        &id,
+        json!({"credentials": {"api": {"kind": "bearer"}}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("credentials.api: missing field `token`"),
+        "{:?}",
+        r.body
+    );
+
+    let r = patch(&app, &id, json!({"credentials": {"api": {"kind": "bearer", "token": "t1"}}, "secrets": {"token": "first"}})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["credential_names"], json!(["api"]));
+    assert_eq!(r.body["secret_names"], json!(["token"]));
+
+    assert_eq!(
+        run_secret(&app, &id).await.unwrap(),
+        Outcome::Completed(Some("first".into()))
+    );
+
+    let r = patch(
+        &app,
+        &id,
+        json!({"secrets": {"token": "second"}, "credentials": {"api": null}, "enabled": false}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["credential_names"], json!([]));
+    let error = run_secret(&app, &id).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("plugin installation {id} is disabled")
+    );
+
+    let r = patch(&app, &id, json!({"enabled": true})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        run_secret(&app, &id).await.unwrap(),
+        Outcome::Completed(Some("second".into()))
+    );
+    let sealed = app.db.store.plugin_installation_secrets(&id).await.unwrap();
+    assert!(sealed.credentials.is_empty());
+}
+
 both_backends!(
+    installations_are_updated,
+    updated_credentials_and_secrets_reach_the_plugin,
     plugins_install_list_and_remove,
     bad_components_are_refused_with_clear_errors,
     installations_are_validated_and_scoped,

@@ -23,6 +23,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use rollcall_runtime::Runtime;
 use rollcall_store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -51,12 +52,16 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
     pub scim: Arc<scim::ScimState>,
+    /// The plugin runtime, built by the caller at start-up so a bad
+    /// sandbox setting stops the process rather than a request.
+    pub plugins: Arc<Runtime>,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ApiConfig) -> Self {
+    pub fn new(store: Store, config: ApiConfig, plugins: Arc<Runtime>) -> Self {
         AppState {
             store,
+            plugins,
             scim: Arc::new(scim::ScimState::new(&config.scim)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),

@@ -277,6 +277,35 @@ pub enum PluginCommand {
         #[arg(long, value_name = "JSON")]
         event: Option<String>,
     },
+    /// Change an installation: config, grants, secrets, credentials, enabled flag.
+    Update {
+        /// The installation id (plugin_installation_…).
+        installation: String,
+        /// Replace the config with this JSON object (checked against the plugin's schema).
+        #[arg(long = "config-json", value_name = "JSON")]
+        config_json: Option<String>,
+        /// Replace the grants: {"hosts": [...], "limits": {...}}.
+        #[arg(long = "grants-json", value_name = "JSON")]
+        grants_json: Option<String>,
+        /// Set a secret: NAME=VALUE, or NAME=@FILE to read it from a file (repeatable).
+        #[arg(long = "secret", value_name = "NAME=VALUE")]
+        secrets: Vec<String>,
+        /// Remove a secret (repeatable).
+        #[arg(long = "remove-secret", value_name = "NAME")]
+        remove_secrets: Vec<String>,
+        /// Set a credential slot: SLOT=JSON, or SLOT=@FILE (repeatable).
+        #[arg(long = "credential", value_name = "SLOT=JSON")]
+        credentials: Vec<String>,
+        /// Remove a credential (repeatable).
+        #[arg(long = "remove-credential", value_name = "SLOT")]
+        remove_credentials: Vec<String>,
+        /// Enable the installation.
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Disable the installation (settings and state are kept).
+        #[arg(long)]
+        disable: bool,
+    },
     /// Create a new plugin crate.
     New {
         name: String,

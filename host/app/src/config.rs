@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use rollcall_runtime::SandboxPolicy;
 use rollcall_store::SqliteSync;
 
 /// A setting: its TOML key, environment variable, default and meaning.
@@ -179,6 +180,9 @@ pub struct Config {
     pub scim: rollcall_api::scim::ScimSettings,
     pub webhooks: rollcall_sync::WebhookSettings,
     pub event_retention: std::time::Duration,
+    /// The plugin sandbox's platform limits (`ROLLCALL_PLUGIN_*`, see
+    /// `rollcall_runtime::policy`).
+    pub plugin_policy: SandboxPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -267,7 +271,12 @@ pub fn load(
             values.insert(s.key, (value.clone(), Source::Flag(flag_name(s.key))));
         }
     }
-    build(&values)
+    let mut config = build(&values)?;
+    // The sandbox table (`rollcall_runtime::policy`) is read from the
+    // environment only; its errors name the variable.
+    config.plugin_policy =
+        SandboxPolicy::from_lookup(env).map_err(|e| ConfigError(format!("plugin sandbox: {e}")))?;
+    Ok(config)
 }
 
 fn flag_name(key: &'static str) -> &'static str {
@@ -475,6 +484,7 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
         max_body_bytes,
         log_level,
         log_format,
+        plugin_policy: SandboxPolicy::default(),
     })
 }
 
@@ -567,6 +577,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("max_body_bytes"), "{e}");
+    }
+
+    #[test]
+    fn plugin_sandbox_settings_are_checked_at_load() {
+        let c = load_with(&[("ROLLCALL_PLUGIN_MEMORY_MIB", "32")], &[], None).unwrap();
+        assert_eq!(c.plugin_policy.memory_bytes, 32 << 20);
+        let e = load_with(&[("ROLLCALL_PLUGIN_MEMORY_MIB", "lots")], &[], None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid configuration: plugin sandbox: ROLLCALL_PLUGIN_MEMORY_MIB: 'lots' is not a whole number"
+        );
+        let e = load_with(
+            &[("ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP", "sometimes")],
+            &[],
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP"), "{e}");
     }
 
     #[test]

@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use rollcall_runtime::registry::{self, RegistryError};
+use rollcall_runtime::registry::{self, InstallationUpdate, RegistryError};
 use rollcall_runtime::{
     InvocationContext, LifecycleEvent, Manifest, MemoryState, PluginKind, Runtime, RuntimeConfig,
-    SandboxPolicy,
 };
 use rollcall_store::Store;
 use serde_json::{Value, json};
@@ -19,13 +18,12 @@ use crate::config::Config;
 use crate::output::Output;
 use crate::plugin_scaffold;
 
-/// The runtime for this process: platform policy from `ROLLCALL_PLUGIN_*`,
-/// compiled components cached in `<data_dir>/plugin-cache`.
+/// The runtime for this process: the platform policy the configuration
+/// read from `ROLLCALL_PLUGIN_*`, compiled components cached in
+/// `<data_dir>/plugin-cache`.
 pub fn runtime(config: &Config) -> Result<Runtime> {
-    let policy = SandboxPolicy::from_lookup(&|name| std::env::var(name).ok())
-        .map_err(|e| anyhow!("invalid configuration: {e}"))?;
     Runtime::new(RuntimeConfig {
-        policy,
+        policy: config.plugin_policy.clone(),
         cache_dir: Some(config.data_dir.join("plugin-cache")),
     })
 }
@@ -141,6 +139,58 @@ pub async fn plugin(
             )
             .await?;
         }
+        PluginCommand::Update {
+            installation,
+            config_json,
+            grants_json,
+            secrets,
+            remove_secrets,
+            credentials,
+            remove_credentials,
+            enable,
+            disable,
+        } => {
+            let update = InstallationUpdate {
+                config: config_json
+                    .map(|t| json_object("--config-json", &t))
+                    .transpose()?,
+                grants: grants_json
+                    .map(|t| {
+                        serde_json::from_value(parse_json("--grants-json", &t)?)
+                            .map_err(|e| anyhow!("--grants-json: {e}"))
+                    })
+                    .transpose()?,
+                secrets: assignments("--secret", &secrets, &remove_secrets, |v| {
+                    Ok(Value::String(v))
+                })?,
+                credentials: assignments("--credential", &credentials, &remove_credentials, |v| {
+                    parse_json("--credential", &v)
+                })?,
+                enabled: (enable || disable).then_some(enable),
+            };
+            let current = store
+                .get_plugin_installation(&installation)
+                .await?
+                .ok_or_else(|| anyhow!("plugin installation '{installation}' not found"))?;
+            let updated = registry::update_installation(store, &current, update)
+                .await
+                .map_err(registry_error)?;
+            out.item(&updated, || {
+                format!(
+                    "Updated {} ({}@{}, {})\n  secrets: {}\n  credentials: {}",
+                    updated.id,
+                    updated.plugin_id,
+                    &updated.plugin_digest[..19],
+                    if updated.enabled {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    },
+                    list_or_none(&updated.secret_names),
+                    list_or_none(&updated.credential_names),
+                )
+            });
+        }
         PluginCommand::New { .. } => unreachable!("handled above"),
     }
     Ok(())
@@ -148,6 +198,53 @@ pub async fn plugin(
 
 fn parse_json(what: &str, text: &str) -> Result<Value> {
     serde_json::from_str(text).with_context(|| format!("{what} is not valid JSON"))
+}
+
+fn json_object(what: &str, text: &str) -> Result<serde_json::Map<String, Value>> {
+    match parse_json(what, text)? {
+        Value::Object(map) => Ok(map),
+        _ => bail!("{what} must be a JSON object"),
+    }
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// `NAME=VALUE` / `NAME=@FILE` settings and `NAME` removals as one map of
+/// changes (`null` removes).
+fn assignments(
+    flag: &str,
+    set: &[String],
+    remove: &[String],
+    value: impl Fn(String) -> Result<Value>,
+) -> Result<serde_json::Map<String, Value>> {
+    let mut out = serde_json::Map::new();
+    for item in set {
+        let (name, raw) = item
+            .split_once('=')
+            .filter(|(n, _)| !n.trim().is_empty())
+            .ok_or_else(|| anyhow!("{flag} expects NAME=VALUE, got '{item}'"))?;
+        let raw = match raw.strip_prefix('@') {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("{flag} {name}: cannot read {path}"))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+            None => raw.to_owned(),
+        };
+        out.insert(name.trim().to_owned(), value(raw)?);
+    }
+    for name in remove {
+        if out.contains_key(name) {
+            bail!("{flag} {name}: both set and removed");
+        }
+        out.insert(name.clone(), Value::Null);
+    }
+    Ok(out)
 }
 
 /// A dry run with in-memory state: a connector lists its first pages, a

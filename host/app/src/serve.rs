@@ -1,13 +1,23 @@
-//! `rollcall serve`: open the store, make sure an admin key exists, serve
-//! until SIGINT/SIGTERM, then drain in-flight requests and close the database.
+//! `rollcall serve`: build the plugin runtime, open the store, make sure an
+//! admin key exists, serve until SIGINT/SIGTERM, then drain in-flight
+//! requests and close the database.
+
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use rollcall_api::{ApiConfig, AppState};
 
-use crate::config::Config;
-use crate::setup;
+use crate::config::{Config, ConfigError};
+use crate::{plugin_commands, setup};
 
 pub async fn run(config: Config) -> Result<()> {
+    // Before anything else: a plugin setting the runtime cannot honour
+    // stops the start, instead of failing the first plugin request.
+    let plugins = plugin_commands::runtime(&config).map_err(|e| {
+        ConfigError(format!(
+            "cannot start the plugin runtime (check the ROLLCALL_PLUGIN_* settings): {e:#}"
+        ))
+    })?;
     let store = setup::open_store(&config).await?;
     if let Some(secret) = setup::bootstrap_admin_key(&store, &config).await? {
         println!();
@@ -26,6 +36,7 @@ pub async fn run(config: Config) -> Result<()> {
             scim: config.scim.clone(),
             webhooks_allow_http: config.webhooks.allow_http,
         },
+        Arc::new(plugins),
     );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use rollcall_core::sealed::MasterKey;
+use rollcall_store::{NewInstallation, SqliteSync, Store, StoreOptions};
 use rollcall_tests::{Backend, TestDatabase, both_backends, http};
 use serde_json::{Value, json};
 
@@ -29,10 +31,7 @@ impl Env {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("ROLLCALL_DATA_DIR", self.dir.path().join("data"))
             .env("ROLLCALL_DATABASE_URL", &self.db.url)
-            .env(
-                "ROLLCALL_MASTER_KEY",
-                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-            )
+            .env("ROLLCALL_MASTER_KEY", MASTER_KEY)
             .current_dir(self.dir.path());
         c
     }
@@ -326,6 +325,12 @@ async fn bootstrap_key_from_environment(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(status, 200);
+    // The plugin runtime built at start-up serves the plugin endpoints.
+    let (status, body) = http::request(&addr, "GET", "/api/v1/plugins", Some(key), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.as_array().map(Vec::len), Some(2), "{body}");
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -334,7 +339,194 @@ async fn bootstrap_key_from_environment(backend: Backend) {
     );
 }
 
+const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+async fn plugin_update_changes_an_installation(backend: Backend) {
+    let env = Env::new(backend).await;
+    let org = env.json(&["org", "create", "Acme"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let digest = env
+        .json(&["plugin", "list"])
+        .into_iter()
+        .find(|p| p["plugin_id"] == "http-action")
+        .expect("built-in http-action")["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // There is no CLI command to bind a plugin: create the installation
+    // through the store, as the API would.
+    let store = Store::connect(StoreOptions {
+        url: env.db.url.clone(),
+        max_connections: 2,
+        sqlite_sync: SqliteSync::Normal,
+        master_key: MasterKey::from_base64(MASTER_KEY).unwrap(),
+    })
+    .await
+    .unwrap();
+    let installation = store
+        .create_plugin_installation(NewInstallation {
+            organization_id: org,
+            directory_id: None,
+            plugin_digest: digest,
+            plugin_id: "http-action".into(),
+            kind: "lifecycle".into(),
+            config: json!({"url": "https://app.example.com/hook"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            grants: json!({}),
+            secrets: Default::default(),
+            credentials: Default::default(),
+        })
+        .await
+        .unwrap();
+    let id = installation.id.as_str();
+    let key_file = env.dir.path().join("key.txt");
+    std::fs::write(&key_file, "from-file\n").unwrap();
+
+    let updated = &env.json(&[
+        "plugin",
+        "update",
+        id,
+        "--config-json",
+        r#"{"url": "https://app.example.com/v2"}"#,
+        "--grants-json",
+        r#"{"hosts": ["app.example.com"]}"#,
+        "--secret",
+        "signing_key=s1",
+        "--secret",
+        &format!("other=@{}", key_file.display()),
+        "--disable",
+    ])[0];
+    assert_eq!(updated["config"]["url"], "https://app.example.com/v2");
+    assert_eq!(updated["grants"]["hosts"], json!(["app.example.com"]));
+    assert_eq!(updated["secret_names"], json!(["other", "signing_key"]));
+    assert_eq!(updated["enabled"], false);
+    let sealed = store.plugin_installation_secrets(id).await.unwrap();
+    assert_eq!(
+        Value::Object(sealed.secrets),
+        json!({"other": "from-file", "signing_key": "s1"})
+    );
+
+    let out = env.run(&[
+        "plugin",
+        "update",
+        id,
+        "--remove-secret",
+        "other",
+        "--enable",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("Updated {id} (http-action@sha256:")),
+        "{text}"
+    );
+    assert!(
+        text.contains(", enabled)") && text.contains("secrets: signing_key"),
+        "{text}"
+    );
+
+    let bad = [
+        (
+            vec!["--config-json", r#"{"url": 5}"#],
+            "error: config does not match the plugin's schema: config.url: expected string",
+        ),
+        (
+            vec!["--config-json", "[1]"],
+            "error: --config-json must be a JSON object",
+        ),
+        (
+            vec!["--secret", "novalue"],
+            "error: --secret expects NAME=VALUE, got 'novalue'",
+        ),
+        (
+            vec!["--credential", "api={}"],
+            "error: credentials.api: the plugin declares no such credential slot",
+        ),
+        (
+            vec!["--grants-json", r#"{"hosts": ["evil.example"]}"#],
+            "error: grants.hosts: 'evil.example' is not declared in the plugin's manifest",
+        ),
+    ];
+    for (args, expected) in bad {
+        let mut all = vec!["plugin", "update", id];
+        all.extend(args.iter().copied());
+        let out = env.run(&all);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&out).starts_with(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = env.run(&["plugin", "update", "plugin_installation_nope", "--enable"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("plugin installation 'plugin_installation_nope' not found"));
+    let out = env.run(&["plugin", "update", id, "--enable", "--disable"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "conflicting flags are a usage error"
+    );
+    // The refused updates changed nothing.
+    let now = store.get_plugin_installation(id).await.unwrap().unwrap();
+    assert_eq!(now.config["url"], "https://app.example.com/v2");
+    assert_eq!(now.secret_names, ["signing_key"]);
+    assert!(now.enabled);
+    store.close().await;
+}
+
+/// A bad `ROLLCALL_PLUGIN_*` value stops `serve` before it opens the
+/// database or listens: exit 2 and a message naming the variable.
+#[tokio::test]
+async fn serve_refuses_bad_plugin_settings_at_start() {
+    let env = Env::new(Backend::Sqlite).await;
+    let port = free_port();
+    let cases = [
+        (
+            "ROLLCALL_PLUGIN_MEMORY_MIB",
+            "lots",
+            "error: invalid configuration: plugin sandbox: ROLLCALL_PLUGIN_MEMORY_MIB: 'lots' is not a whole number",
+        ),
+        (
+            "ROLLCALL_PLUGIN_PAGE_TIMEOUT_MS",
+            "0",
+            "error: invalid configuration: plugin sandbox: ROLLCALL_PLUGIN_PAGE_TIMEOUT_MS: must be between 1 and",
+        ),
+        (
+            "ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK",
+            "perhaps",
+            "error: invalid configuration: plugin sandbox: ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK: expected true or false, got 'perhaps'",
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let out = env
+            .command()
+            .env(name, value)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name}={value}: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).starts_with(expected), "{}", stderr(&out));
+        assert!(
+            !stdout(&out).contains("rc_admin_"),
+            "no key before the check"
+        );
+    }
+    // Nothing was started: no admin key was created in the database.
+    assert!(env.json(&["admin-key", "list"]).is_empty());
+}
+
 both_backends!(
+    plugin_update_changes_an_installation,
     management_commands,
     errors_have_messages_and_exit_codes,
     serve_survives_kill_9,

@@ -59,6 +59,12 @@ async fn start(store: Store) -> Result<Target> {
             },
             webhooks_allow_http: false,
         },
+        std::sync::Arc::new(rollcall_runtime::Runtime::new(
+            rollcall_runtime::RuntimeConfig {
+                policy: rollcall_runtime::SandboxPolicy::default(),
+                cache_dir: None,
+            },
+        )?),
     );
     tokio::spawn(async move {
         let _ = axum::serve(listener, rollcall_api::app(state)).await;

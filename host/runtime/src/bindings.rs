@@ -48,6 +48,8 @@ pub const LIFECYCLE_EXPORT: &str = "rollcall:plugin/action@0.1.0";
 pub(crate) struct Prepared {
     pub digest: String,
     pub pre: PreparedWorld,
+    /// Whether the component imports `rollcall:plugin/ldap`.
+    pub imports_ldap: bool,
 }
 
 pub(crate) enum PreparedWorld {
@@ -65,9 +67,8 @@ impl Prepared {
 }
 
 /// WASI 0.2 (no files, env or sockets are granted by the context),
-/// `wasi:http` through the sandbox's hooks, and the Rollcall host imports.
-/// `rollcall:plugin/ldap` is not linked: this host has no LDAP client yet,
-/// so a component importing it is refused at install.
+/// `wasi:http` through the sandbox's hooks, and the Rollcall host imports
+/// (`ldap` included: its use is gated by the manifest's capability).
 pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::<HostState>::new(engine);
     let wrap = |e: wasmtime::Error| anyhow::anyhow!("cannot link host imports: {e}");
@@ -80,6 +81,7 @@ pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     wit::secrets::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
         .map_err(wrap)?;
     wit::state::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(wrap)?;
+    wit::ldap::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(wrap)?;
     Ok(linker)
 }
 
@@ -116,16 +118,13 @@ pub(crate) fn prepare(
     digest: String,
 ) -> Result<Prepared, InstallError> {
     let kind = world_of(linker.engine(), component)?;
-    let pre = linker.instantiate_pre(component).map_err(|e| {
-        let text = format!("{e:#}");
-        if text.contains("rollcall:plugin/ldap") {
-            InstallError::Link(
-                "it imports rollcall:plugin/ldap, which this host does not provide yet".into(),
-            )
-        } else {
-            InstallError::Link(text)
-        }
-    })?;
+    let imports_ldap = component
+        .component_type()
+        .imports(linker.engine())
+        .any(|(name, _)| name.starts_with("rollcall:plugin/ldap"));
+    let pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| InstallError::Link(format!("{e:#}")))?;
     let typed = |e: wasmtime::Error| {
         InstallError::Unsupported(format!("its exports do not match the world: {e:#}"))
     };
@@ -137,5 +136,9 @@ pub(crate) fn prepare(
             PreparedWorld::Lifecycle(lifecycle_world::LifecyclePre::new(pre).map_err(typed)?)
         }
     };
-    Ok(Prepared { digest, pre })
+    Ok(Prepared {
+        digest,
+        pre,
+        imports_ldap,
+    })
 }

@@ -31,4 +31,7 @@ pub fn builtin(id: &str) -> Option<&'static Builtin> {
 pub mod test_guests {
     /// Misbehaves on request; see `plugins/testing/misbehaving`.
     pub const MISBEHAVING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/misbehaving.wasm"));
+    /// A connector over the `ldap` import; see `plugins/testing/ldap-directory`.
+    pub const LDAP_DIRECTORY: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/ldap_directory.wasm"));
 }

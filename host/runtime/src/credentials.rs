@@ -197,14 +197,37 @@ async fn fetch_token(
         .join("&");
     let (status, bytes) = outbound::post_form(url, body, policy).await?;
     if !(200..300).contains(&status) {
-        return Err(format!("token endpoint answered HTTP {status}"));
+        return Err(match oauth_error(&bytes) {
+            Some(reason) => format!("token endpoint answered HTTP {status}: {reason}"),
+            None => format!("token endpoint answered HTTP {status}"),
+        });
     }
     let token: TokenResponse = serde_json::from_slice(&bytes)
         .map_err(|e| format!("token endpoint answered unexpected JSON: {e}"))?;
+    if token.access_token.is_empty() {
+        return Err("token endpoint answered an empty access_token".into());
+    }
     Ok((
         token.access_token,
         Duration::from_secs(token.expires_in.unwrap_or(3600)),
     ))
+}
+
+/// `error` and `error_description` of an RFC 6749 error response, cut
+/// short: they explain a refusal without echoing anything long.
+fn oauth_error(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct OauthError {
+        error: String,
+        #[serde(default)]
+        error_description: Option<String>,
+    }
+    let e: OauthError = serde_json::from_slice(body).ok()?;
+    let text = match e.error_description {
+        Some(d) => format!("{}: {d}", e.error),
+        None => e.error,
+    };
+    Some(text.chars().take(200).collect())
 }
 
 fn rsa_key(pem: &str) -> Result<ring::signature::RsaKeyPair, String> {

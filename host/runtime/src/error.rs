@@ -68,6 +68,12 @@ pub enum InvokeError {
     Busy(String),
     #[error("cannot instantiate the plugin: {0}")]
     Instantiate(String),
+    /// The data the host would pass into the call is over the sandbox's
+    /// input limit; the guest was not called.
+    #[error(
+        "the call's input is {size} bytes, more than the plugin input limit of {limit} bytes (ROLLCALL_PLUGIN_MAX_INPUT_BYTES)"
+    )]
+    InputTooLarge { size: u64, limit: u64 },
 }
 
 impl InvokeError {

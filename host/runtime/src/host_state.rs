@@ -131,6 +131,8 @@ pub struct HostState {
     pub(crate) stderr: MemoryOutputPipe,
     /// When the current call must have returned.
     pub(crate) deadline: Instant,
+    /// LDAP connections kept for this instance.
+    pub(crate) ldap: crate::ldap::Sessions,
 }
 
 /// Bytes of guest stderr kept per instance.
@@ -163,6 +165,7 @@ impl HostState {
             notes,
             stderr,
             deadline: Instant::now(),
+            ldap: Default::default(),
         }
     }
 

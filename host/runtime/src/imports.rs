@@ -23,7 +23,7 @@ pub(crate) fn truncate(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     format!("{}… [truncated {} bytes]", &text[..end], text.len() - end).into()
 }
 
-fn require_capability(
+pub(crate) fn require_capability(
     state: &HostState,
     capability: Capability,
     name: &str,

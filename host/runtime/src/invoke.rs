@@ -63,6 +63,11 @@ impl LoadedPlugin {
     pub fn kind(&self) -> PluginKind {
         self.prepared.kind()
     }
+
+    /// Whether the component imports the host's `ldap` interface.
+    pub fn imports_ldap(&self) -> bool {
+        self.prepared.imports_ldap
+    }
 }
 
 impl Runtime {
@@ -250,6 +255,19 @@ fn plugin_result<T, U>(
 }
 
 impl Sandbox {
+    /// Refuses a call whose input (the strings the host copies into the
+    /// guest) is over the policy's limit, before the guest runs.
+    fn check_input(&self, parts: &[Option<&str>]) -> Result<(), InvokeError> {
+        let size = parts.iter().flatten().map(|p| p.len() as u64).sum::<u64>();
+        let limit = self.policy.max_input_bytes;
+        if size > limit {
+            let error = InvokeError::InputTooLarge { size, limit };
+            tracing::warn!(plugin = %self.store.data().ctx.manifest.id, error = %error, "plugin call refused");
+            return Err(error);
+        }
+        Ok(())
+    }
+
     fn notes(&self) -> Vec<String> {
         let mut notes = self
             .store
@@ -301,6 +319,7 @@ impl ConnectorInstance {
         limit: u32,
     ) -> Result<Page<UserInput>, InvokeError> {
         let t = self.timeout();
+        self.0.check_input(&[cursor.as_deref()])?;
         let req = convert::page_request(cursor, limit);
         let r = call!(&mut self.0, t, Connector, |store, g| g
             .rollcall_plugin_source()
@@ -323,6 +342,7 @@ impl ConnectorInstance {
         limit: u32,
     ) -> Result<Page<GroupInput>, InvokeError> {
         let t = self.timeout();
+        self.0.check_input(&[cursor.as_deref()])?;
         let req = convert::page_request(cursor, limit);
         let r = call!(&mut self.0, t, Connector, |store, g| g
             .rollcall_plugin_source()
@@ -346,6 +366,8 @@ impl ConnectorInstance {
         limit: u32,
     ) -> Result<Page<Membership>, InvokeError> {
         let t = self.timeout();
+        self.0
+            .check_input(&[Some(group_idp_id), cursor.as_deref()])?;
         let req = convert::page_request(cursor, limit);
         let r = call!(&mut self.0, t, Connector, |store, g| g
             .rollcall_plugin_source()
@@ -364,6 +386,7 @@ impl ConnectorInstance {
 
     pub async fn changes(&mut self, checkpoint: Option<&str>) -> Result<ChangePage, InvokeError> {
         let t = self.timeout();
+        self.0.check_input(&[checkpoint])?;
         let r = call!(&mut self.0, t, Connector, |store, g| g
             .rollcall_plugin_source()
             .call_changes(store, checkpoint))?;
@@ -386,6 +409,7 @@ impl ConnectorInstance {
     ) -> Result<Option<UserInput>, InvokeError> {
         let t = self.timeout();
         let text = resource.to_string();
+        self.0.check_input(&[Some(text.as_str())])?;
         let r = call!(&mut self.0, t, Connector, |store, g| g
             .rollcall_plugin_source()
             .call_map_scim_user(store, &text))?;
@@ -398,6 +422,7 @@ impl ConnectorInstance {
     ) -> Result<Option<GroupInput>, InvokeError> {
         let t = self.timeout();
         let text = resource.to_string();
+        self.0.check_input(&[Some(text.as_str())])?;
         let r = call!(&mut self.0, t, Connector, |store, g| g
             .rollcall_plugin_source()
             .call_map_scim_group(store, &text))?;
@@ -437,6 +462,15 @@ impl LifecycleInstance {
     pub async fn handle(&mut self, event: &LifecycleEvent) -> Result<Outcome, InvokeError> {
         let t = self.timeout();
         let wire = convert::event(event);
+        self.0.check_input(&[
+            Some(wire.id.as_str()),
+            Some(wire.event_type.as_str()),
+            Some(wire.organization_id.as_str()),
+            wire.directory_id.as_deref(),
+            Some(wire.data.as_str()),
+            wire.previous_attributes.as_deref(),
+            Some(wire.idempotency_key.as_str()),
+        ])?;
         let r = call!(&mut self.0, t, Lifecycle, |store, g| g
             .rollcall_plugin_action()
             .call_handle(store, &wire))?;

@@ -5,8 +5,9 @@
 //! them ([`engine`]), checks which world they implement ([`bindings`]),
 //! runs each invocation in a fresh sandboxed store ([`invoke`]) under one
 //! [`SandboxPolicy`] ([`policy`]), and provides the host imports: logging,
-//! config, secrets, state ([`imports`]) and filtered outgoing HTTP with
-//! credential injection ([`outbound`], [`credentials`]). Manifests
+//! config, secrets, state ([`imports`]), filtered outgoing HTTP with
+//! credential injection ([`outbound`], [`credentials`]) and LDAP for
+//! connectors ([`ldap`], over the session in [`ldap_client`]). Manifests
 //! (`plugin.toml`) and config schemas are parsed in [`manifest`] and
 //! [`schema`].
 
@@ -21,6 +22,8 @@ mod host_state;
 pub mod hosts;
 mod imports;
 mod invoke;
+mod ldap;
+mod ldap_client;
 pub mod manifest;
 mod outbound;
 pub mod policy;

@@ -8,14 +8,16 @@
 //!    operator allows private networks), and the connection goes to the
 //!    address that was checked, so DNS cannot change it afterwards.
 //!
-//! Connect and response timeouts and a response size cap apply, and a
-//! credential bound to the host is injected as `Authorization`. A refused
+//! Connect and response timeouts, a request and a response body size cap
+//! apply, and a credential bound to the host is injected as
+//! `Authorization`. A refused
 //! request fails in the guest with `HTTP-request-denied` or
 //! `destination-IP-prohibited`; the reason is logged and kept as a note.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -111,7 +113,28 @@ impl Outbound {
         allowlist
             .check(&host, port)
             .map_err(|reason| self.deny(reason))?;
+        self.check_declared_length(request)?;
         Ok(Target { host, port, tls })
+    }
+
+    /// Refuses a request whose `Content-Length` is over the request body
+    /// cap before connecting; [`CappedRequestBody`] enforces it on the
+    /// bytes actually sent.
+    fn check_declared_length(&self, request: &http::Request<WasiBody>) -> HttpResult<()> {
+        let cap = self.policy.http_max_request_bytes;
+        let declared = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match declared {
+            Some(n) if n > cap => {
+                push_note(&self.notes, request_too_large(cap));
+                tracing::warn!(plugin = %self.ctx.manifest.id, declared = n, cap, "outgoing request refused: body too large");
+                Err(HttpError::HttpRequestBodySize(Some(cap)))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The credential bound to a manifest slot covering `target`, if any.
@@ -130,6 +153,12 @@ impl Outbound {
     }
 }
 
+fn request_too_large(cap: u64) -> String {
+    format!(
+        "outgoing request refused: the body is larger than {cap} bytes (ROLLCALL_PLUGIN_HTTP_MAX_REQUEST_BYTES)"
+    )
+}
+
 fn push_note(notes: &Notes, text: String) {
     if let Ok(mut n) = notes.lock()
         && n.len() < 1_000
@@ -141,11 +170,15 @@ fn push_note(notes: &Notes, text: String) {
 impl WasiHttpHooks for Outbound {
     fn send_request(
         &mut self,
-        mut request: http::Request<WasiBody>,
+        request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: IoFuture,
     ) -> SendFuture {
         let admitted = self.admit(&request);
+        let cap = self.policy.http_max_request_bytes;
+        let exceeded = Arc::new(AtomicBool::new(false));
+        let mut request =
+            request.map(|body| CappedRequestBody::new(body, cap, exceeded.clone()).boxed_unsync());
         let credential = admitted.as_ref().ok().and_then(|t| self.credential_for(t));
         let policy = self.policy.clone();
         let notes = self.notes.clone();
@@ -171,7 +204,16 @@ impl WasiHttpHooks for Outbound {
                 .map_or(policy.http_response_timeout, |t| {
                     t.min(policy.http_response_timeout)
                 });
-            let response = exchange(stream, request, response_timeout).await?;
+            let response = exchange(stream, request, response_timeout)
+                .await
+                .map_err(|e| {
+                    if exceeded.load(Ordering::Relaxed) {
+                        push_note(&notes, request_too_large(cap));
+                        HttpError::HttpRequestBodySize(Some(cap))
+                    } else {
+                        e
+                    }
+                })?;
             let cap = policy.http_max_response_bytes;
             let between = policy.http_response_timeout;
             let response =
@@ -249,7 +291,7 @@ async fn connect(
 trait StreamBox: Stream {}
 impl<T: Stream> StreamBox for T {}
 
-fn tls_connector() -> tokio_rustls::TlsConnector {
+pub(crate) fn tls_connector() -> tokio_rustls::TlsConnector {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     let config = CONFIG.get_or_init(|| {
         let roots = rustls::RootCertStore {
@@ -296,6 +338,51 @@ where
         .await
         .map_err(|_| HttpError::HttpResponseTimeout)?
         .map_err(|_| HttpError::HttpProtocolError)
+}
+
+/// A guest's request body that ends with an error past `cap` bytes (and
+/// flags it, so the host can tell the guest why the request failed).
+struct CappedRequestBody {
+    inner: WasiBody,
+    remaining: u64,
+    cap: u64,
+    exceeded: Arc<AtomicBool>,
+}
+
+impl CappedRequestBody {
+    fn new(inner: WasiBody, cap: u64, exceeded: Arc<AtomicBool>) -> Self {
+        CappedRequestBody {
+            inner,
+            remaining: cap,
+            cap,
+            exceeded,
+        }
+    }
+}
+
+impl Body for CappedRequestBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            let len = frame.data_ref().map_or(0, |d| d.len() as u64);
+            if len > self.remaining {
+                self.exceeded.store(true, Ordering::Relaxed);
+                return Poll::Ready(Some(Err(HttpError::HttpRequestBodySize(Some(self.cap)))));
+            }
+            self.remaining -= len;
+        }
+        polled
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A response body that ends with an error past `remaining` bytes or when

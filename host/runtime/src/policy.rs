@@ -70,6 +70,41 @@ pub const LIMITS: &[Limit] = &[
         help: "largest response body a plugin may read",
     },
     Limit {
+        key: "http_max_request_bytes",
+        env: "ROLLCALL_PLUGIN_HTTP_MAX_REQUEST_BYTES",
+        default: 16 * 1024 * 1024,
+        unit: "bytes",
+        help: "largest request body a plugin may send",
+    },
+    Limit {
+        key: "max_input_bytes",
+        env: "ROLLCALL_PLUGIN_MAX_INPUT_BYTES",
+        default: 4 * 1024 * 1024,
+        unit: "bytes",
+        help: "largest data the host passes into one call (event, SCIM resource, cursor)",
+    },
+    Limit {
+        key: "ldap_timeout_ms",
+        env: "ROLLCALL_PLUGIN_LDAP_TIMEOUT_MS",
+        default: 10_000,
+        unit: "ms",
+        help: "one LDAP page: connect, TLS, bind and search",
+    },
+    Limit {
+        key: "ldap_max_page_size",
+        env: "ROLLCALL_PLUGIN_LDAP_MAX_PAGE_SIZE",
+        default: 1_000,
+        unit: "entries",
+        help: "entries in one LDAP page (larger requests are lowered)",
+    },
+    Limit {
+        key: "ldap_max_page_bytes",
+        env: "ROLLCALL_PLUGIN_LDAP_MAX_PAGE_BYTES",
+        default: 16 * 1024 * 1024,
+        unit: "bytes",
+        help: "DNs, attribute names and values in one LDAP page",
+    },
+    Limit {
         key: "log_burst",
         env: "ROLLCALL_PLUGIN_LOG_BURST",
         default: 50,
@@ -125,6 +160,11 @@ pub const SWITCHES: &[(&str, &str, &str)] = &[
         "ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP",
         "let plugins use http:// (otherwise HTTPS only)",
     ),
+    (
+        "allow_plain_ldap",
+        "ROLLCALL_PLUGIN_ALLOW_PLAIN_LDAP",
+        "let plugins use ldap:// without StartTLS (otherwise ldaps:// or StartTLS)",
+    ),
 ];
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -153,6 +193,11 @@ pub struct SandboxPolicy {
     pub http_connect_timeout: Duration,
     pub http_response_timeout: Duration,
     pub http_max_response_bytes: u64,
+    pub http_max_request_bytes: u64,
+    pub max_input_bytes: u64,
+    pub ldap_timeout: Duration,
+    pub ldap_max_page_size: u64,
+    pub ldap_max_page_bytes: u64,
     pub log_burst: u64,
     pub log_per_second: u64,
     pub log_line_bytes: u64,
@@ -161,6 +206,7 @@ pub struct SandboxPolicy {
     pub state_max_value_bytes: u64,
     pub allow_private_network: bool,
     pub allow_plain_http: bool,
+    pub allow_plain_ldap: bool,
 }
 
 /// Optional narrowing of the platform policy, as a manifest or a grant
@@ -230,6 +276,11 @@ impl SandboxPolicy {
             http_connect_timeout: ms(n("http_connect_timeout_ms")?),
             http_response_timeout: ms(n("http_response_timeout_ms")?),
             http_max_response_bytes: n("http_max_response_bytes")?,
+            http_max_request_bytes: n("http_max_request_bytes")?,
+            max_input_bytes: n("max_input_bytes")?,
+            ldap_timeout: ms(n("ldap_timeout_ms")?),
+            ldap_max_page_size: n("ldap_max_page_size")?,
+            ldap_max_page_bytes: n("ldap_max_page_bytes")?,
             log_burst: n("log_burst")?,
             log_per_second: n("log_per_second")?,
             log_line_bytes: n("log_line_bytes")?,
@@ -238,13 +289,15 @@ impl SandboxPolicy {
             state_max_value_bytes: n("state_max_value_bytes")?,
             allow_private_network: false,
             allow_plain_http: false,
+            allow_plain_ldap: false,
         };
         for (key, env, _) in SWITCHES {
             if let Some(v) = lookup(env) {
                 let on = parse_bool(env, &v)?;
                 match *key {
                     "allow_private_network" => policy.allow_private_network = on,
-                    _ => policy.allow_plain_http = on,
+                    "allow_plain_http" => policy.allow_plain_http = on,
+                    _ => policy.allow_plain_ldap = on,
                 }
             }
         }

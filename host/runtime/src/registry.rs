@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rollcall_store::{NewInstallation, NewPlugin, Plugin, PluginInstallation, Store, StoreError};
+use rollcall_store::{
+    InstallationChanges, NewInstallation, NewPlugin, Plugin, PluginInstallation, Store, StoreError,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -18,7 +20,7 @@ use crate::credentials::Credential;
 use crate::error::InstallError;
 use crate::hosts::HostPattern;
 use crate::invoke::{LoadedPlugin, Runtime};
-use crate::manifest::{self, Manifest, PluginKind};
+use crate::manifest::{self, Capability, Manifest, PluginKind};
 use crate::policy::LimitRequest;
 use crate::schema;
 
@@ -31,6 +33,9 @@ pub enum RegistryError {
     Install(#[from] InstallError),
     #[error("{0}")]
     Invalid(String),
+    /// The component is over [`MAX_COMPONENT_BYTES`].
+    #[error("the component is {0} bytes; at most {MAX_COMPONENT_BYTES} bytes are accepted")]
+    TooLarge(usize),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -58,6 +63,28 @@ pub struct InstallationRequest {
     pub credentials: Map<String, Value>,
 }
 
+/// Changes to an installation; `None` (or an empty map) leaves that part
+/// as it is. In `secrets` and `credentials` a value sets that entry and
+/// `null` removes it; `config` and `grants` are replaced whole.
+#[derive(Debug, Clone, Default)]
+pub struct InstallationUpdate {
+    pub config: Option<Map<String, Value>>,
+    pub grants: Option<Grants>,
+    pub secrets: Map<String, Value>,
+    pub credentials: Map<String, Value>,
+    pub enabled: Option<bool>,
+}
+
+impl InstallationUpdate {
+    fn is_empty(&self) -> bool {
+        self.config.is_none()
+            && self.grants.is_none()
+            && self.secrets.is_empty()
+            && self.credentials.is_empty()
+            && self.enabled.is_none()
+    }
+}
+
 /// Validates a component and its manifest and records it.
 pub async fn install(
     runtime: &Runtime,
@@ -67,9 +94,7 @@ pub async fn install(
     source: &'static str,
 ) -> Result<(Plugin, bool), RegistryError> {
     if wasm.len() > MAX_COMPONENT_BYTES {
-        return Err(RegistryError::Invalid(format!(
-            "the component is larger than {MAX_COMPONENT_BYTES} bytes"
-        )));
+        return Err(RegistryError::TooLarge(wasm.len()));
     }
     crate::engine::check_format(wasm)?;
     let embedded = manifest::embedded(wasm);
@@ -84,6 +109,11 @@ pub async fn install(
             manifest.kind.as_str(),
             loaded.kind().as_str()
         )));
+    }
+    if loaded.imports_ldap() && !manifest.has(Capability::Ldap) {
+        return Err(RegistryError::Invalid(
+            "the component imports rollcall:plugin/ldap but plugin.toml does not declare capabilities = [\"ldap\"]".into(),
+        ));
     }
     let new = NewPlugin {
         digest: loaded.digest().to_owned(),
@@ -124,6 +154,26 @@ pub fn stored_manifest(plugin: &Plugin) -> Result<Manifest, RegistryError> {
             plugin.digest
         ))
     })
+}
+
+fn check_config(manifest: &Manifest, config: &Map<String, Value>) -> Result<(), RegistryError> {
+    schema::validate(&manifest.schema(), &Value::Object(config.clone())).map_err(|errors| {
+        RegistryError::Invalid(format!(
+            "config does not match the plugin's schema: {}",
+            errors.join("; ")
+        ))
+    })
+}
+
+/// Sets (value) or removes (`null`) entries of `current`.
+fn merge(current: &mut Map<String, Value>, changes: Map<String, Value>) {
+    for (name, value) in changes {
+        if value.is_null() {
+            current.remove(&name);
+        } else {
+            current.insert(name, value);
+        }
+    }
 }
 
 fn check_grants(manifest: &Manifest, grants: &Grants) -> Result<(), RegistryError> {
@@ -213,14 +263,7 @@ pub async fn create_installation(
             "a connector plugin is bound to a directory: directory_id is required".into(),
         ));
     }
-    schema::validate(&manifest.schema(), &Value::Object(request.config.clone())).map_err(
-        |errors| {
-            RegistryError::Invalid(format!(
-                "config does not match the plugin's schema: {}",
-                errors.join("; ")
-            ))
-        },
-    )?;
+    check_config(&manifest, &request.config)?;
     check_grants(&manifest, &request.grants)?;
     check_credentials(&manifest, &request.credentials)?;
     if let Some((name, _)) = request.secrets.iter().find(|(_, v)| !v.is_string()) {
@@ -243,12 +286,75 @@ pub async fn create_installation(
         .await?)
 }
 
+/// Validates changes to an installation against its plugin's manifest
+/// (config schema, declared hosts, credential slots) and applies them.
+/// Secrets and credentials are merged with the sealed ones and re-sealed.
+pub async fn update_installation(
+    store: &Store,
+    current: &PluginInstallation,
+    update: InstallationUpdate,
+) -> Result<PluginInstallation, RegistryError> {
+    if update.is_empty() {
+        return Ok(current.clone());
+    }
+    let plugin = store
+        .get_plugin(&current.plugin_digest)
+        .await?
+        .ok_or(StoreError::NotFound("plugin"))?;
+    let manifest = stored_manifest(&plugin)?;
+    if let Some(config) = &update.config {
+        check_config(&manifest, config)?;
+    }
+    if let Some(grants) = &update.grants {
+        check_grants(&manifest, grants)?;
+    }
+    if let Some((name, _)) = update
+        .secrets
+        .iter()
+        .find(|(_, v)| !v.is_string() && !v.is_null())
+    {
+        return Err(RegistryError::Invalid(format!(
+            "secrets.{name}: must be a string, or null to remove it"
+        )));
+    }
+    let secrets = if update.secrets.is_empty() && update.credentials.is_empty() {
+        None
+    } else {
+        let mut sealed = store.plugin_installation_secrets(&current.id).await?;
+        merge(&mut sealed.secrets, update.secrets);
+        merge(&mut sealed.credentials, update.credentials);
+        check_credentials(&manifest, &sealed.credentials)?;
+        Some(sealed)
+    };
+    let grants = update
+        .grants
+        .map(|g| serde_json::to_value(&g).map_err(|e| RegistryError::Invalid(e.to_string())))
+        .transpose()?;
+    Ok(store
+        .update_plugin_installation(
+            current,
+            InstallationChanges {
+                config: update.config,
+                grants,
+                secrets,
+                enabled: update.enabled,
+            },
+        )
+        .await?)
+}
+
 /// The loaded component and invocation context of an installation.
 pub async fn prepare_installation(
     runtime: &Runtime,
     store: &Store,
     installation: &PluginInstallation,
 ) -> Result<(LoadedPlugin, InvocationContext), RegistryError> {
+    if !installation.enabled {
+        return Err(RegistryError::Invalid(format!(
+            "plugin installation {} is disabled",
+            installation.id
+        )));
+    }
     let plugin = store
         .get_plugin(&installation.plugin_digest)
         .await?

@@ -42,7 +42,8 @@ pub use events::EventFilter;
 pub use groups::GroupFilter;
 pub use page::{MAX_LIMIT, Order, Page, PageRequest};
 pub use plugin_installations::{
-    InstallationSecrets, MAX_INSTALLATION_SECRETS_BYTES, NewInstallation, PluginInstallation,
+    InstallationChanges, InstallationSecrets, MAX_INSTALLATION_SECRETS_BYTES, NewInstallation,
+    PluginInstallation,
 };
 pub use plugin_state::{StateQuota, StateWrite};
 pub use plugins::{NewPlugin, Plugin};

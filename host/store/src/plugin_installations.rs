@@ -2,7 +2,8 @@
 //! action bound to an organization (optionally one directory), each with
 //! its config, grants, and sealed secrets and credentials. Config and
 //! grants are checked against the plugin's manifest by the caller (the
-//! runtime knows manifests); this module stores and scopes them.
+//! runtime knows manifests); this module stores and scopes them. Updates
+//! are optimistic: they apply only to the version the caller read.
 
 use rollcall_core::Timestamp;
 use rollcall_core::ids::{IdKind, new_id};
@@ -49,6 +50,8 @@ pub struct PluginInstallation {
     pub grants: Value,
     pub secret_names: Vec<String>,
     pub credential_names: Vec<String>,
+    /// A disabled installation keeps its settings and state but is not run.
+    pub enabled: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -74,12 +77,13 @@ struct Row {
     grants: Json<Value>,
     secret_names: Json<Vec<String>>,
     credential_names: Json<Vec<String>>,
+    enabled: bool,
     created_at: i64,
     updated_at: i64,
 }
 
 const COLUMNS: &str = "id, organization_id, directory_id, plugin_digest, plugin_id, kind, config, grants, \
-                       secret_names, credential_names, created_at, updated_at";
+                       secret_names, credential_names, enabled, created_at, updated_at";
 
 impl From<Row> for PluginInstallation {
     fn from(r: Row) -> Self {
@@ -95,13 +99,120 @@ impl From<Row> for PluginInstallation {
             grants: r.grants.0,
             secret_names: r.secret_names.0,
             credential_names: r.credential_names.0,
+            enabled: r.enabled,
             created_at: Timestamp::from_micros(r.created_at),
             updated_at: Timestamp::from_micros(r.updated_at),
         }
     }
 }
 
+/// What an update replaces; `None` leaves that part as it is.
+#[derive(Debug, Clone, Default)]
+pub struct InstallationChanges {
+    pub config: Option<Map<String, Value>>,
+    pub grants: Option<Value>,
+    /// The complete new secrets and credentials (the caller merges).
+    pub secrets: Option<InstallationSecrets>,
+    pub enabled: Option<bool>,
+}
+
+/// Secrets and credentials ready to store: their names and the sealed blob.
+struct SealedSecrets {
+    secret_names: Vec<String>,
+    credential_names: Vec<String>,
+    sealed: Option<Vec<u8>>,
+}
+
 impl Store {
+    /// Seals `plain` bound to the installation id; `None` when empty.
+    fn seal_installation_secrets(
+        &self,
+        id: &str,
+        plain: InstallationSecrets,
+    ) -> Result<SealedSecrets, StoreError> {
+        let secret_names: Vec<String> = plain.secrets.keys().cloned().collect();
+        let credential_names: Vec<String> = plain.credentials.keys().cloned().collect();
+        let sealed = if secret_names.is_empty() && credential_names.is_empty() {
+            None
+        } else {
+            let bytes = serde_json::to_vec(&plain)
+                .map_err(|e| StoreError::Internal(format!("installation secrets: {e}")))?;
+            if bytes.len() > MAX_INSTALLATION_SECRETS_BYTES {
+                return Err(StoreError::Invalid(format!(
+                    "secrets and credentials are larger than {MAX_INSTALLATION_SECRETS_BYTES} bytes"
+                )));
+            }
+            Some(self.master_key.seal(&bytes, id.as_bytes()))
+        };
+        Ok(SealedSecrets {
+            secret_names,
+            credential_names,
+            sealed,
+        })
+    }
+
+    /// Applies `changes` to `current`, but only if the installation is
+    /// still the version `current` shows (else `Conflict`: read again).
+    pub async fn update_plugin_installation(
+        &self,
+        current: &PluginInstallation,
+        changes: InstallationChanges,
+    ) -> Result<PluginInstallation, StoreError> {
+        let id = current.id.as_str();
+        let config = changes.config.unwrap_or_else(|| current.config.clone());
+        let grants = changes.grants.unwrap_or_else(|| current.grants.clone());
+        let enabled = changes.enabled.unwrap_or(current.enabled);
+        let sealed = changes
+            .secrets
+            .map(|plain| self.seal_installation_secrets(id, plain))
+            .transpose()?;
+        let replace_sealed = sealed.is_some();
+        let (secret_names, credential_names, sealed) = match sealed {
+            Some(s) => (s.secret_names, s.credential_names, s.sealed),
+            None => (
+                current.secret_names.clone(),
+                current.credential_names.clone(),
+                None,
+            ),
+        };
+        let before = current.updated_at.as_micros();
+        let now = Timestamp::now().as_micros().max(before + 1);
+        let mut tx = self.begin().await?;
+        let updated = on_tx!(&mut tx, |conn| {
+            sqlx::query(
+                "UPDATE plugin_installations SET config = $2, grants = $3, secret_names = $4, \
+                 credential_names = $5, sealed = CASE WHEN $6 THEN $7 ELSE sealed END, enabled = $8, \
+                 updated_at = $9 WHERE id = $1 AND updated_at = $10",
+            )
+            .bind(id)
+            .bind(Json(&config))
+            .bind(Json(&grants))
+            .bind(Json(&secret_names))
+            .bind(Json(&credential_names))
+            .bind(replace_sealed)
+            .bind(&sealed)
+            .bind(enabled)
+            .bind(now)
+            .bind(before)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return match self.get_plugin_installation(id).await? {
+                None => Err(StoreError::NotFound("plugin installation")),
+                Some(_) => Err(StoreError::Conflict(
+                    "the installation was changed by another request; read it again and retry"
+                        .into(),
+                )),
+            };
+        }
+        tx.commit().await?;
+        self.get_plugin_installation(id)
+            .await?
+            .ok_or(StoreError::NotFound("plugin installation"))
+    }
+
     pub async fn create_plugin_installation(
         &self,
         new: NewInstallation,
@@ -122,23 +233,15 @@ impl Store {
             return Err(StoreError::NotFound("plugin"));
         }
         let id = new_id(IdKind::PluginInstallation);
-        let secret_names: Vec<String> = new.secrets.keys().cloned().collect();
-        let credential_names: Vec<String> = new.credentials.keys().cloned().collect();
-        let sealed = if secret_names.is_empty() && credential_names.is_empty() {
-            None
-        } else {
-            let plain = serde_json::to_vec(&InstallationSecrets {
+        let sealed = self.seal_installation_secrets(
+            &id,
+            InstallationSecrets {
                 secrets: new.secrets,
                 credentials: new.credentials,
-            })
-            .map_err(|e| StoreError::Internal(format!("installation secrets: {e}")))?;
-            if plain.len() > MAX_INSTALLATION_SECRETS_BYTES {
-                return Err(StoreError::Invalid(format!(
-                    "secrets and credentials are larger than {MAX_INSTALLATION_SECRETS_BYTES} bytes"
-                )));
-            }
-            Some(self.master_key.seal(&plain, id.as_bytes()))
-        };
+            },
+        )?;
+        let (secret_names, credential_names) = (sealed.secret_names, sealed.credential_names);
+        let sealed = sealed.sealed;
         let now = Timestamp::now().as_micros();
         let mut tx = self.begin().await?;
         on_tx!(&mut tx, |conn| {

@@ -3,18 +3,16 @@
 //! directory with config, grants, secrets and credentials).
 //!
 //! Validation is the runtime registry's, the same as the CLI's. The
-//! runtime (one wasmtime engine per process) is created on first use from
-//! the `ROLLCALL_PLUGIN_*` settings; compiled components are cached in
-//! `$ROLLCALL_DATA_DIR/plugin-cache`.
-
-use std::sync::OnceLock;
+//! runtime (one wasmtime engine per process) is [`AppState::plugins`],
+//! built at start-up from the `ROLLCALL_PLUGIN_*` settings.
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use base64::Engine;
-use rollcall_runtime::registry::{self, Grants, InstallationRequest, RegistryError};
-use rollcall_runtime::{Runtime, RuntimeConfig, SandboxPolicy};
+use rollcall_runtime::registry::{
+    self, Grants, InstallationRequest, InstallationUpdate, RegistryError,
+};
 use rollcall_store::{Plugin, PluginInstallation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -27,36 +25,22 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, QueryPairs};
 
-/// Largest install request (a base64 component of up to 32 MiB).
-const MAX_INSTALL_BODY: usize = 48 * 1024 * 1024;
+/// Largest install request: a component of up to
+/// [`registry::MAX_COMPONENT_BYTES`] in base64, plus room for the manifest.
+/// Only the install route accepts more than the server's usual body limit.
+pub const MAX_INSTALL_BODY: usize = registry::MAX_COMPONENT_BYTES / 3 * 4 + 4 + 1024 * 1024;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_plugins, install_plugin))
+        .layer(DefaultBodyLimit::max(MAX_INSTALL_BODY))
         .routes(routes!(get_plugin, remove_plugin))
         .routes(routes!(list_installations, create_installation))
-        .routes(routes!(get_installation, delete_installation))
-        .layer(DefaultBodyLimit::max(MAX_INSTALL_BODY))
-}
-
-fn runtime() -> ApiResult<&'static Runtime> {
-    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
-    let result = RUNTIME.get_or_init(|| {
-        let policy =
-            SandboxPolicy::from_lookup(&|n| std::env::var(n).ok()).map_err(|e| e.to_string())?;
-        let data = std::env::var("ROLLCALL_DATA_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| std::env::temp_dir());
-        Runtime::new(RuntimeConfig {
-            policy,
-            cache_dir: Some(data.join("plugin-cache")),
-        })
-        .map_err(|e| e.to_string())
-    });
-    result.as_ref().map_err(|e| {
-        tracing::error!(error = %e, "plugin runtime unavailable");
-        ApiError::internal()
-    })
+        .routes(routes!(
+            get_installation,
+            update_installation,
+            delete_installation
+        ))
 }
 
 fn registry_error(e: RegistryError) -> ApiError {
@@ -68,6 +52,11 @@ fn registry_error(e: RegistryError) -> ApiError {
             i.to_string(),
         ),
         RegistryError::Invalid(m) => ApiError::invalid(m),
+        e @ RegistryError::TooLarge(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.to_string(),
+        ),
     }
 }
 
@@ -89,7 +78,7 @@ async fn list_plugins(
     State(state): State<AppState>,
     _principal: Principal,
 ) -> ApiResult<Json<Vec<Plugin>>> {
-    registry::install_builtins(runtime()?, &state.store)
+    registry::install_builtins(&state.plugins, &state.store)
         .await
         .map_err(registry_error)?;
     Ok(Json(state.store.list_plugins().await?))
@@ -100,7 +89,8 @@ async fn list_plugins(
 #[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins",
     request_body = InstallPlugin,
     responses((status = 201, body = Plugin), (status = 200, body = Plugin), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn install_plugin(
     State(state): State<AppState>,
     principal: Principal,
@@ -110,9 +100,8 @@ async fn install_plugin(
     let wasm = base64::engine::general_purpose::STANDARD
         .decode(body.wasm_base64.trim())
         .map_err(|_| ApiError::invalid("wasm_base64 is not valid base64"))?;
-    let runtime = runtime()?;
     let (plugin, created) = registry::install(
-        runtime,
+        &state.plugins,
         &state.store,
         &wasm,
         body.manifest.as_deref(),
@@ -139,7 +128,7 @@ async fn get_plugin(
     _principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Plugin>> {
-    registry::install_builtins(runtime()?, &state.store)
+    registry::install_builtins(&state.plugins, &state.store)
         .await
         .map_err(registry_error)?;
     Ok(Json(
@@ -237,12 +226,11 @@ async fn create_installation(
     ApiJson(body): ApiJson<NewPluginInstallation>,
 ) -> ApiResult<(StatusCode, Json<PluginInstallation>)> {
     principal.check_access(&body.organization_id, "Organization")?;
-    let grants: Grants = match body.grants {
-        None => Grants::default(),
-        Some(v) => {
-            serde_json::from_value(v).map_err(|e| ApiError::invalid(format!("grants: {e}")))?
-        }
-    };
+    let grants = body
+        .grants
+        .map(parse_grants)
+        .transpose()?
+        .unwrap_or_default();
     let request = InstallationRequest {
         plugin: body.plugin,
         organization_id: body.organization_id,
@@ -282,6 +270,62 @@ async fn get_installation(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PluginInstallation>> {
     Ok(Json(load_installation(&state, &principal, &id).await?))
+}
+
+/// Changes to an installation; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginInstallationUpdate {
+    /// Replaces the config; validated against the plugin's config schema.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<Map<String, Value>>,
+    /// Replaces the grants: `{"hosts": [...], "limits": {...}}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub grants: Option<Value>,
+    /// Sets secrets (string values) or removes them (`null`); others are kept.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub secrets: Map<String, Value>,
+    /// Sets credentials per manifest slot or removes them (`null`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub credentials: Map<String, Value>,
+    /// A disabled installation keeps its settings and state but is not run.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+fn parse_grants(value: Value) -> ApiResult<Grants> {
+    serde_json::from_value(value).map_err(|e| ApiError::invalid(format!("grants: {e}")))
+}
+
+/// Update an installation: config (re-validated), grants, secrets and
+/// credentials (set or remove; sealed at rest), and the enabled flag.
+#[utoipa::path(patch, path = "/api/v1/plugin_installations/{id}", tag = "plugins",
+    params(("id" = String, Path, description = "Installation id")),
+    request_body = PluginInstallationUpdate,
+    responses((status = 200, body = PluginInstallation), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn update_installation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PluginInstallationUpdate>,
+) -> ApiResult<Json<PluginInstallation>> {
+    let current = load_installation(&state, &principal, &id).await?;
+    let update = InstallationUpdate {
+        config: body.config,
+        grants: body.grants.map(parse_grants).transpose()?,
+        secrets: body.secrets,
+        credentials: body.credentials,
+        enabled: body.enabled,
+    };
+    let updated = registry::update_installation(&state.store, &current, update)
+        .await
+        .map_err(registry_error)?;
+    Ok(Json(updated))
 }
 
 /// Remove an installation and its state.

@@ -5,6 +5,9 @@
 //! - `loop`: spins forever;
 //! - `alloc`: allocates 1 GiB;
 //! - `http`: GETs `data.url` and reports status and body;
+//! - `http-post`: POSTs `data.size` bytes to `data.url` (with a
+//!   `Content-Length` header when `data.declare` is true) and reports
+//!   status and body;
 //! - `trap`: panics;
 //! - `state-flood`: writes state keys until the host refuses;
 //! - `log-flood`: writes 10,000 log lines;
@@ -49,6 +52,20 @@ impl LifecycleAction for Misbehaving {
             }
             "http" => {
                 let r = http::get(&text(&event, "url")).send()?;
+                Ok(Outcome::Completed(Some(format!(
+                    "{} {}",
+                    r.status,
+                    r.text()
+                ))))
+            }
+            "http-post" => {
+                let size = event.data.get("size").and_then(Value::as_u64).unwrap_or(0) as usize;
+                let mut request = http::post(&text(&event, "url"))
+                    .header("content-type", "application/octet-stream");
+                if event.data.get("declare").and_then(Value::as_bool) == Some(true) {
+                    request = request.header("content-length", &size.to_string());
+                }
+                let r = request.body(vec![b'x'; size]).send()?;
                 Ok(Outcome::Completed(Some(format!(
                     "{} {}",
                     r.status,
