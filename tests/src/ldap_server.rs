@@ -1,7 +1,8 @@
 //! A fake LDAP server on 127.0.0.1:0 (over the `ldap3_proto` codec) for
 //! the `ldap` host import's tests: simple binds against one account,
-//! paged searches (RFC 2696) over a fixed set of people, StartTLS refused,
-//! and misbehaviours on request (ignoring the page size, never answering).
+//! paged searches (RFC 2696) over a fixed set of people, StartTLS refused
+//! (or accepted without ever speaking TLS), and misbehaviours on request
+//! (ignoring the page size, never answering).
 //! It records connections, binds and searches so tests can assert what
 //! the host actually sent.
 
@@ -28,6 +29,8 @@ pub enum Mode {
     Normal,
     /// Sends every entry in one page, whatever size was asked.
     IgnorePageSize,
+    /// Accepts StartTLS, then keeps talking plain LDAP (no TLS here).
+    AcceptStartTls,
     /// Accepts connections and never answers.
     Silent,
 }
@@ -149,8 +152,12 @@ async fn serve(
             }
             LdapOp::ExtendedRequest(_) => {
                 seen.lock().unwrap().start_tls += 1;
+                let (code, message) = match mode {
+                    Mode::AcceptStartTls => (LdapResultCode::Success, ""),
+                    _ => (LdapResultCode::UnwillingToPerform, "no TLS here"),
+                };
                 let res = LdapExtendedResponse {
-                    res: done(LdapResultCode::UnwillingToPerform, "no TLS here"),
+                    res: done(code, message),
                     name: None,
                     value: None,
                 };

@@ -14,6 +14,7 @@ use rollcall_runtime::registry;
 use rollcall_runtime::{
     InvokeError, LifecycleEvent, Outcome, PluginError, Runtime, RuntimeConfig, SandboxPolicy,
 };
+use rollcall_store::{InstallationChanges, StoreError};
 use rollcall_tests::{Backend, TestApp, both_backends};
 use serde_json::{Value, json};
 
@@ -359,6 +360,26 @@ async fn installations_are_updated(backend: Backend) {
     );
     let sealed = app.db.store.plugin_installation_secrets(&id).await.unwrap();
     assert_eq!(Value::Object(sealed.secrets), json!({"other": "s2"}));
+
+    // An update applies only to the version it read.
+    let store = &app.db.store;
+    let stale = store.get_plugin_installation(&id).await.unwrap().unwrap();
+    let disable = || InstallationChanges {
+        enabled: Some(false),
+        ..Default::default()
+    };
+    store
+        .update_plugin_installation(&stale, disable())
+        .await
+        .unwrap();
+    let error = store
+        .update_plugin_installation(&stale, disable())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Conflict(m) if m.starts_with("the installation was changed by another request")),
+        "{error:?}"
+    );
 
     // Absent fields stay as they are.
     let r = patch(&app, &id, json!({"enabled": true})).await;

@@ -289,6 +289,31 @@ async fn ldap_is_gated_like_outbound_http() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_is_never_sent_when_tls_fails() {
+    let (_, manifest) = guest(permissive());
+    // StartTLS accepted, but the server never speaks TLS.
+    let server = LdapServer::start(Mode::AcceptStartTls, 3).await;
+    let mut start_tls = config(&format!("ldap://127.0.0.1:{}", server.port));
+    start_tls["start_tls"] = json!(true);
+    // ldaps:// to a server that speaks plain LDAP.
+    let plain = LdapServer::start(Mode::Normal, 3).await;
+    let ldaps = config(&format!("ldaps://127.0.0.1:{}", plain.port));
+    for (i, config) in [start_tls, ldaps].into_iter().enumerate() {
+        let (result, _) =
+            first_page(permissive(), ctx(manifest.clone(), &["127.0.0.1"], config)).await;
+        let error = result.unwrap_err();
+        assert!(
+            matches!(&error, InvokeError::Plugin(PluginError::Transient(m)) if m.starts_with("TLS with 127.0.0.1 failed: ")),
+            "case {i}: {error:?}"
+        );
+    }
+    assert_eq!(server.seen.lock().unwrap().start_tls, 1);
+    assert!(server.seen.lock().unwrap().binds.is_empty());
+    assert!(plain.seen.lock().unwrap().binds.is_empty());
+    assert!(plain.seen.lock().unwrap().searches.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_are_capped_and_silent_servers_time_out() {
     let flood = LdapServer::start(Mode::IgnorePageSize, 5).await;
     let (_, manifest) = guest(permissive());
