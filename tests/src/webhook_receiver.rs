@@ -1,5 +1,6 @@
-//! A webhook receiver for tests: an axum server on 127.0.0.1:0 that
-//! records every request and answers per a switchable mode.
+//! An HTTP receiver for tests (webhooks, lifecycle actions' calls): an
+//! axum server on 127.0.0.1:0 that records every request and answers per a
+//! switchable mode.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,8 +16,11 @@ use axum::routing::post;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Ok,
-    /// Fails (503) the first request of every `webhook-id`, then accepts.
+    /// Fails (503) the first request of every `webhook-id` (else
+    /// `idempotency-key`), then accepts.
     FailFirst,
+    /// Like `FailFirst`, answering this status to the first request.
+    FailFirstWith(u16),
     /// Always answers this status.
     Status(u16),
 }
@@ -112,6 +116,7 @@ async fn receive(
     let mut inner = inner.lock().unwrap();
     let id = headers
         .get("webhook-id")
+        .or_else(|| headers.get("idempotency-key"))
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
@@ -123,6 +128,8 @@ async fn receive(
         Mode::Ok => 200,
         Mode::FailFirst if first => 503,
         Mode::FailFirst => 204,
+        Mode::FailFirstWith(status) if first => status,
+        Mode::FailFirstWith(_) => 204,
         Mode::Status(s) => s,
     };
     inner.received.push(Received {

@@ -73,6 +73,16 @@ async fn served_document_is_complete_and_consistent() {
             "/api/v1/plugin_installations/{id}",
             vec!["get", "patch", "delete"],
         ),
+        ("/api/v1/plugin_installations/{id}/executions", vec!["get"]),
+        (
+            "/api/v1/plugin_installations/{id}/executions/{event_id}",
+            vec!["get"],
+        ),
+        (
+            "/api/v1/plugin_installations/{id}/executions/{event_id}/retry",
+            vec!["post"],
+        ),
+        ("/api/v1/plugin_installations/{id}/replay", vec!["post"]),
         ("/api/v1/webhook_endpoints", vec!["get", "post"]),
         (
             "/api/v1/webhook_endpoints/{id}",

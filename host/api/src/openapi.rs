@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 use crate::routes::{
     admin_keys, directories, directory_groups, directory_tokens, directory_users, events,
-    organizations, plugins, scim_admin, webhook_endpoints,
+    lifecycle_executions, organizations, plugins, scim_admin, webhook_endpoints,
 };
 
 #[derive(OpenApi)]
@@ -62,6 +62,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(scim_admin::router())
         .merge(plugins::router())
         .merge(webhook_endpoints::router())
+        .merge(lifecycle_executions::router())
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

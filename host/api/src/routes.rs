@@ -7,6 +7,7 @@ pub mod directory_tokens;
 pub mod directory_users;
 pub mod events;
 pub mod health;
+pub mod lifecycle_executions;
 pub mod organizations;
 pub mod plugins;
 pub mod scim_admin;

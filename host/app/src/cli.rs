@@ -305,6 +305,32 @@ pub enum PluginCommand {
         /// Disable the installation (settings and state are kept).
         #[arg(long)]
         disable: bool,
+        /// Lifecycle actions: run only on these event types (repeatable).
+        #[arg(long = "event", value_name = "TYPE")]
+        events: Vec<String>,
+        /// Lifecycle actions: run on every event type.
+        #[arg(long, conflicts_with = "events")]
+        all_events: bool,
+    },
+    /// A lifecycle installation's executions, newest first.
+    Executions {
+        installation: String,
+        /// pending, completed, skipped or dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// How many (1 to 100).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Run one event through a lifecycle installation again now.
+    Retry {
+        installation: String,
+        event_id: String,
+    },
+    /// Run every wanted event from EVENT_ID on through a lifecycle installation again.
+    Replay {
+        installation: String,
+        from_event_id: String,
     },
     /// Create a new plugin crate.
     New {

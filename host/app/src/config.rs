@@ -136,6 +136,18 @@ pub const SETTINGS: &[Setting] = &[
         help: "let webhook endpoints resolve to loopback, private, link-local or metadata addresses",
     },
     Setting {
+        key: "lifecycle_retry_schedule",
+        env: "ROLLCALL_LIFECYCLE_RETRY_SCHEDULE",
+        default: Some("5s,1m,5m,30m,2h,6h,12h,1d,1d"),
+        help: "waits between attempts of a lifecycle action after a retryable error; after the last one the execution is dead-lettered",
+    },
+    Setting {
+        key: "lifecycle_concurrency",
+        env: "ROLLCALL_LIFECYCLE_CONCURRENCY",
+        default: Some("16"),
+        help: "lifecycle actions running at once per process (1 to 1024)",
+    },
+    Setting {
         key: "event_retention_days",
         env: "ROLLCALL_EVENT_RETENTION_DAYS",
         default: Some("30"),
@@ -179,6 +191,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub scim: rollcall_api::scim::ScimSettings,
     pub webhooks: rollcall_sync::WebhookSettings,
+    pub lifecycle: rollcall_sync::LifecycleSettings,
     pub event_retention: std::time::Duration,
     /// The plugin sandbox's platform limits (`ROLLCALL_PLUGIN_*`, see
     /// `rollcall_runtime::policy`).
@@ -467,11 +480,19 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
         allow_private_network: boolean("webhook_allow_private_network")?,
         ..rollcall_sync::WebhookSettings::default()
     };
+    let (schedule, src) = get("lifecycle_retry_schedule").unwrap_or_default_pair();
+    let lifecycle = rollcall_sync::LifecycleSettings {
+        retry: rollcall_core::webhook::RetrySchedule::parse(&schedule)
+            .map_err(|e| bad("lifecycle_retry_schedule", &src, e))?,
+        concurrency: number("lifecycle_concurrency", 1, 1024)? as usize,
+        ..rollcall_sync::LifecycleSettings::default()
+    };
     let event_retention =
         std::time::Duration::from_secs(number("event_retention_days", 1, 3650)? * 86_400);
     Ok(Config {
         scim,
         webhooks,
+        lifecycle,
         event_retention,
         listen,
         data_dir,

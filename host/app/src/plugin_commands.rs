@@ -10,6 +10,7 @@ use rollcall_runtime::registry::{self, InstallationUpdate, RegistryError};
 use rollcall_runtime::{
     InvocationContext, LifecycleEvent, Manifest, MemoryState, PluginKind, Runtime, RuntimeConfig,
 };
+use rollcall_store::ExecutionState;
 use rollcall_store::Store;
 use serde_json::{Value, json};
 
@@ -149,7 +150,16 @@ pub async fn plugin(
             remove_credentials,
             enable,
             disable,
+            events,
+            all_events,
         } => {
+            let events = if all_events {
+                Some(Vec::new())
+            } else if events.is_empty() {
+                None
+            } else {
+                Some(crate::webhook_commands::event_types(&events)?)
+            };
             let update = InstallationUpdate {
                 config: config_json
                     .map(|t| json_object("--config-json", &t))
@@ -167,6 +177,7 @@ pub async fn plugin(
                     parse_json("--credential", &v)
                 })?,
                 enabled: (enable || disable).then_some(enable),
+                events,
             };
             let current = store
                 .get_plugin_installation(&installation)
@@ -189,6 +200,81 @@ pub async fn plugin(
                     list_or_none(&updated.secret_names),
                     list_or_none(&updated.credential_names),
                 )
+            });
+        }
+        PluginCommand::Executions {
+            installation,
+            state,
+            limit,
+        } => {
+            if store
+                .get_plugin_installation(&installation)
+                .await?
+                .is_none()
+            {
+                return Err(anyhow!("plugin installation {installation} not found"));
+            }
+            let state = state
+                .map(|s| {
+                    ExecutionState::parse(&s).ok_or_else(|| {
+                        anyhow!("--state must be pending, completed, skipped or dead")
+                    })
+                })
+                .transpose()?;
+            if !(1..=rollcall_store::MAX_LIMIT).contains(&limit) {
+                return Err(anyhow!(
+                    "--limit must be 1 to {}",
+                    rollcall_store::MAX_LIMIT
+                ));
+            }
+            let page = store
+                .list_lifecycle_executions(
+                    &installation,
+                    state,
+                    &rollcall_store::PageRequest {
+                        limit,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            out.table(
+                &page.data,
+                &["event", "type", "subject", "state", "attempts", "detail"],
+                |e| {
+                    vec![
+                        e.event_id.clone(),
+                        e.event.as_str().to_owned(),
+                        e.subject.clone(),
+                        e.state.as_str().to_owned(),
+                        e.attempts.to_string(),
+                        e.last_error
+                            .clone()
+                            .or_else(|| e.detail.clone())
+                            .unwrap_or_else(|| "-".into()),
+                    ]
+                },
+            );
+        }
+        PluginCommand::Retry {
+            installation,
+            event_id,
+        } => {
+            let e = store
+                .retry_lifecycle_execution(&installation, &event_id)
+                .await?;
+            out.item(&e, || {
+                format!("Scheduled {event_id} to run again through {installation}")
+            });
+        }
+        PluginCommand::Replay {
+            installation,
+            from_event_id,
+        } => {
+            let n = store
+                .replay_lifecycle_events(&installation, &from_event_id)
+                .await?;
+            out.item(&serde_json::json!({"scheduled": n}), || {
+                format!("Scheduled {n} events to run again through {installation}")
             });
         }
         PluginCommand::New { .. } => unreachable!("handled above"),

@@ -13,11 +13,11 @@ use crate::{plugin_commands, setup};
 pub async fn run(config: Config) -> Result<()> {
     // Before anything else: a plugin setting the runtime cannot honour
     // stops the start, instead of failing the first plugin request.
-    let plugins = plugin_commands::runtime(&config).map_err(|e| {
+    let plugins = Arc::new(plugin_commands::runtime(&config).map_err(|e| {
         ConfigError(format!(
             "cannot start the plugin runtime (check the ROLLCALL_PLUGIN_* settings): {e:#}"
         ))
-    })?;
+    })?);
     let store = setup::open_store(&config).await?;
     if let Some(secret) = setup::bootstrap_admin_key(&store, &config).await? {
         println!();
@@ -36,7 +36,7 @@ pub async fn run(config: Config) -> Result<()> {
             scim: config.scim.clone(),
             webhooks_allow_http: config.webhooks.allow_http,
         },
-        Arc::new(plugins),
+        plugins.clone(),
     );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -53,6 +53,12 @@ pub async fn run(config: Config) -> Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let webhooks = rollcall_sync::WebhookWorker::new(store.clone(), config.webhooks.clone())?;
     let webhook_task = tokio::spawn(webhooks.run(stopped.clone()));
+    let lifecycle = rollcall_sync::LifecycleDispatcher::new(
+        store.clone(),
+        plugins.clone(),
+        config.lifecycle.clone(),
+    );
+    let lifecycle_task = tokio::spawn(lifecycle.run(stopped.clone()));
     let retention_task = tokio::spawn(rollcall_sync::retention::run(
         store.clone(),
         config.event_retention,
@@ -66,6 +72,7 @@ pub async fn run(config: Config) -> Result<()> {
     tracing::info!("stopping background work");
     let _ = stop.send(true);
     let _ = webhook_task.await;
+    let _ = lifecycle_task.await;
     let _ = retention_task.await;
     tracing::info!("shutting down: closing the database");
     store.close().await;

@@ -14,7 +14,7 @@ use crate::cli::{EventsCommand, WebhookCommand};
 use crate::config::Config;
 use crate::output::Output;
 
-fn event_types(names: &[String]) -> Result<Vec<EventType>> {
+pub(crate) fn event_types(names: &[String]) -> Result<Vec<EventType>> {
     names
         .iter()
         .map(|n| {

@@ -379,6 +379,7 @@ async fn plugin_update_changes_an_installation(backend: Backend) {
             grants: json!({}),
             secrets: Default::default(),
             credentials: Default::default(),
+            events: Vec::new(),
         })
         .await
         .unwrap();

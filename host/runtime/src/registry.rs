@@ -61,6 +61,8 @@ pub struct InstallationRequest {
     pub grants: Grants,
     pub secrets: Map<String, Value>,
     pub credentials: Map<String, Value>,
+    /// Lifecycle installations: event types to run on (empty = all).
+    pub events: Vec<rollcall_core::event::EventType>,
 }
 
 /// Changes to an installation; `None` (or an empty map) leaves that part
@@ -73,6 +75,8 @@ pub struct InstallationUpdate {
     pub secrets: Map<String, Value>,
     pub credentials: Map<String, Value>,
     pub enabled: Option<bool>,
+    /// Replaces a lifecycle installation's event filter.
+    pub events: Option<Vec<rollcall_core::event::EventType>>,
 }
 
 impl InstallationUpdate {
@@ -82,6 +86,7 @@ impl InstallationUpdate {
             && self.secrets.is_empty()
             && self.credentials.is_empty()
             && self.enabled.is_none()
+            && self.events.is_none()
     }
 }
 
@@ -282,6 +287,7 @@ pub async fn create_installation(
             grants: serde_json::to_value(&request.grants).unwrap_or(Value::Null),
             secrets: request.secrets,
             credentials: request.credentials,
+            events: request.events,
         })
         .await?)
 }
@@ -338,6 +344,7 @@ pub async fn update_installation(
                 grants,
                 secrets,
                 enabled: update.enabled,
+                events: update.events,
             },
         )
         .await?)

@@ -18,6 +18,7 @@ pub mod directory_state;
 mod error;
 mod events;
 mod groups;
+mod lifecycle_executions;
 mod organizations;
 mod page;
 mod plugin_installations;
@@ -40,6 +41,10 @@ pub use directories::CreatedDirectory;
 pub use error::StoreError;
 pub use events::EventFilter;
 pub use groups::GroupFilter;
+pub use lifecycle_executions::{
+    DueExecution, ExecutionOutcome, ExecutionRecord, ExecutionState, LifecycleAttempt,
+    LifecycleExecution,
+};
 pub use page::{MAX_LIMIT, Order, Page, PageRequest};
 pub use plugin_installations::{
     InstallationChanges, InstallationSecrets, MAX_INSTALLATION_SECRETS_BYTES, NewInstallation,

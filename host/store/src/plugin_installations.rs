@@ -6,6 +6,7 @@
 //! are optimistic: they apply only to the version the caller read.
 
 use rollcall_core::Timestamp;
+use rollcall_core::event::EventType;
 use rollcall_core::ids::{IdKind, new_id};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -30,6 +31,8 @@ pub struct NewInstallation {
     pub grants: Value,
     pub secrets: Map<String, Value>,
     pub credentials: Map<String, Value>,
+    /// Lifecycle installations: the event types to run on (empty = all).
+    pub events: Vec<EventType>,
 }
 
 /// An installation as the API shows it: names of secrets, never values.
@@ -52,6 +55,8 @@ pub struct PluginInstallation {
     pub credential_names: Vec<String>,
     /// A disabled installation keeps its settings and state but is not run.
     pub enabled: bool,
+    /// Lifecycle installations: event types they run on (empty = every type).
+    pub events: Vec<EventType>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -78,12 +83,13 @@ struct Row {
     secret_names: Json<Vec<String>>,
     credential_names: Json<Vec<String>>,
     enabled: bool,
+    event_types: Json<Vec<EventType>>,
     created_at: i64,
     updated_at: i64,
 }
 
 const COLUMNS: &str = "id, organization_id, directory_id, plugin_digest, plugin_id, kind, config, grants, \
-                       secret_names, credential_names, enabled, created_at, updated_at";
+                       secret_names, credential_names, enabled, event_types, created_at, updated_at";
 
 impl From<Row> for PluginInstallation {
     fn from(r: Row) -> Self {
@@ -100,6 +106,7 @@ impl From<Row> for PluginInstallation {
             secret_names: r.secret_names.0,
             credential_names: r.credential_names.0,
             enabled: r.enabled,
+            events: r.event_types.0,
             created_at: Timestamp::from_micros(r.created_at),
             updated_at: Timestamp::from_micros(r.updated_at),
         }
@@ -114,6 +121,7 @@ pub struct InstallationChanges {
     /// The complete new secrets and credentials (the caller merges).
     pub secrets: Option<InstallationSecrets>,
     pub enabled: Option<bool>,
+    pub events: Option<Vec<EventType>>,
 }
 
 /// Secrets and credentials ready to store: their names and the sealed blob.
@@ -121,6 +129,33 @@ struct SealedSecrets {
     secret_names: Vec<String>,
     credential_names: Vec<String>,
     sealed: Option<Vec<u8>>,
+}
+
+/// Most event types one installation may filter on.
+const MAX_EVENT_TYPES: usize = 32;
+
+/// An installation's event filter: lifecycle installations only, deduplicated.
+fn check_events(kind: &str, events: &[EventType]) -> Result<Vec<EventType>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    if kind != "lifecycle" {
+        return Err(StoreError::Invalid(
+            "events: only lifecycle installations run on events".into(),
+        ));
+    }
+    if events.len() > MAX_EVENT_TYPES {
+        return Err(StoreError::Invalid(format!(
+            "events: at most {MAX_EVENT_TYPES} event types"
+        )));
+    }
+    let mut out: Vec<EventType> = Vec::new();
+    for e in events {
+        if !out.contains(e) {
+            out.push(*e);
+        }
+    }
+    Ok(out)
 }
 
 impl Store {
@@ -162,6 +197,10 @@ impl Store {
         let config = changes.config.unwrap_or_else(|| current.config.clone());
         let grants = changes.grants.unwrap_or_else(|| current.grants.clone());
         let enabled = changes.enabled.unwrap_or(current.enabled);
+        let events = match changes.events {
+            Some(e) => check_events(&current.kind, &e)?,
+            None => current.events.clone(),
+        };
         let sealed = changes
             .secrets
             .map(|plain| self.seal_installation_secrets(id, plain))
@@ -182,7 +221,7 @@ impl Store {
             sqlx::query(
                 "UPDATE plugin_installations SET config = $2, grants = $3, secret_names = $4, \
                  credential_names = $5, sealed = CASE WHEN $6 THEN $7 ELSE sealed END, enabled = $8, \
-                 updated_at = $9 WHERE id = $1 AND updated_at = $10",
+                 updated_at = $9, event_types = $11 WHERE id = $1 AND updated_at = $10",
             )
             .bind(id)
             .bind(Json(&config))
@@ -194,6 +233,7 @@ impl Store {
             .bind(enabled)
             .bind(now)
             .bind(before)
+            .bind(Json(&events))
             .execute(&mut *conn)
             .await?
             .rows_affected()
@@ -232,6 +272,7 @@ impl Store {
         if self.get_plugin(&new.plugin_digest).await?.is_none() {
             return Err(StoreError::NotFound("plugin"));
         }
+        let events = check_events(&new.kind, &new.events)?;
         let id = new_id(IdKind::PluginInstallation);
         let sealed = self.seal_installation_secrets(
             &id,
@@ -247,8 +288,10 @@ impl Store {
         on_tx!(&mut tx, |conn| {
             sqlx::query(
                 "INSERT INTO plugin_installations (id, organization_id, directory_id, plugin_digest, plugin_id, \
-                 kind, config, grants, secret_names, credential_names, sealed, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                 kind, config, grants, secret_names, credential_names, sealed, created_at, updated_at, \
+                 event_types, cursor_seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, \
+                 (SELECT COALESCE(MAX(seq), 0) FROM events))",
             )
             .bind(&id)
             .bind(&new.organization_id)
@@ -262,6 +305,7 @@ impl Store {
             .bind(Json(&credential_names))
             .bind(&sealed)
             .bind(now)
+            .bind(Json(&events))
             .execute(&mut *conn)
             .await?;
         });

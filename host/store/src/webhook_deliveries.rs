@@ -202,7 +202,7 @@ struct FanoutRow {
     cursor_seq: i64,
 }
 
-fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
@@ -226,7 +226,7 @@ fn fanout_range(sql: &mut Sql, ep: &FanoutRow, after: i64, upto: i64) {
 }
 
 /// `type IN ($n, …)` for an endpoint's filter; empty when it wants all.
-fn type_filter(sql: &mut Sql, column: &str, types: &[EventType]) {
+pub(crate) fn type_filter(sql: &mut Sql, column: &str, types: &[EventType]) {
     if types.is_empty() {
         return;
     }
@@ -692,7 +692,8 @@ impl Store {
         Ok(n)
     }
 
-    /// Deletes events created before `cutoff` and their deliveries, at most
+    /// Deletes events created before `cutoff` with their webhook deliveries
+    /// and lifecycle executions, at most
     /// `batch` events per call; answers how many events were deleted.
     pub async fn prune_events(&self, cutoff: Timestamp, batch: u32) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
@@ -711,6 +712,12 @@ impl Store {
         };
         on_tx!(&mut tx, |conn| {
             sqlx::query("DELETE FROM webhook_deliveries WHERE event_seq <= $1")
+                .bind(upto)
+                .execute(&mut *conn)
+                .await?;
+        });
+        on_tx!(&mut tx, |conn| {
+            sqlx::query("DELETE FROM lifecycle_executions WHERE event_seq <= $1")
                 .bind(upto)
                 .execute(&mut *conn)
                 .await?;

@@ -4,13 +4,18 @@
 //!
 //! - [`webhooks`]: fans the event log out to webhook endpoints and delivers
 //!   signed requests with retries, a dead-letter state and a delivery log.
+//! - [`lifecycle`]: runs lifecycle-action plugins on the events their
+//!   installations subscribe to, in order per user, with retries per the
+//!   plugin's error variant and a dead-letter state.
 //! - [`retention`]: prunes events (and their deliveries) past the
 //!   retention period.
 //!
 //! Every worker takes a shutdown signal: a
 //! `tokio::sync::watch::Receiver<bool>` that turns `true` on shutdown.
 
+pub mod lifecycle;
 pub mod retention;
 pub mod webhooks;
 
+pub use lifecycle::{LifecycleDispatcher, LifecycleSettings};
 pub use webhooks::{WebhookSettings, WebhookWorker};

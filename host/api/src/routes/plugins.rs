@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use base64::Engine;
+use rollcall_core::event::EventType;
 use rollcall_runtime::registry::{
     self, Grants, InstallationRequest, InstallationUpdate, RegistryError,
 };
@@ -191,6 +192,9 @@ pub struct NewPluginInstallation {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub credentials: Map<String, Value>,
+    /// Lifecycle actions: the event types to run on (default: every type).
+    #[serde(default)]
+    pub events: Vec<EventType>,
 }
 
 /// List installations (`organization`, `directory` filters).
@@ -239,6 +243,7 @@ async fn create_installation(
         grants,
         secrets: body.secrets,
         credentials: body.credentials,
+        events: body.events,
     };
     let installation = registry::create_installation(&state.store, request)
         .await
@@ -295,6 +300,9 @@ pub struct PluginInstallationUpdate {
     /// A disabled installation keeps its settings and state but is not run.
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Replaces a lifecycle action's event filter (`[]` = every type).
+    #[serde(default)]
+    pub events: Option<Vec<EventType>>,
 }
 
 fn parse_grants(value: Value) -> ApiResult<Grants> {
@@ -321,6 +329,7 @@ async fn update_installation(
         secrets: body.secrets,
         credentials: body.credentials,
         enabled: body.enabled,
+        events: body.events,
     };
     let updated = registry::update_installation(&state.store, &current, update)
         .await
