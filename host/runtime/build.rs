@@ -10,6 +10,7 @@ use std::process::Command;
 const COMPONENTS: &[&str] = &[
     "static_directory",
     "http_action",
+    "ssh_key_revoker",
     "misbehaving",
     "ldap_directory",
 ];

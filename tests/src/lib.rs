@@ -10,6 +10,7 @@
 //! - [`http`]: a tiny HTTP/1.1 client for tests that start the real binary.
 //! - [`ldap_server`]: a fake LDAP server for the `ldap` host import.
 
+pub mod demo_app;
 pub mod guests;
 pub mod http;
 pub mod ldap_server;

@@ -85,7 +85,7 @@ async fn setup(app: &TestApp, url: &str, events: Value) -> (String, String, Stri
     let installation = create_installation(
         &app.db.store,
         InstallationRequest {
-            plugin: "http-action@0.1.0".into(),
+            plugin: "http-action@0.2.0".into(),
             organization_id: org.clone(),
             directory_id: None,
             config: json!({"url": url}).as_object().cloned().unwrap(),
@@ -355,7 +355,7 @@ async fn disabled_scoped_and_filtered(backend: Backend) {
     let scoped = create_installation(
         &app.db.store,
         InstallationRequest {
-            plugin: "http-action@0.1.0".into(),
+            plugin: "http-action@0.2.0".into(),
             organization_id: org.clone(),
             directory_id: Some(other_dir.clone()),
             config: json!({"url": receiver.url}).as_object().cloned().unwrap(),
@@ -435,7 +435,7 @@ async fn disabled_scoped_and_filtered(backend: Backend) {
     let r = app
         .post(
             "/api/v1/plugin_installations",
-            json!({"plugin": "http-action@0.1.0", "organization_id": org,
+            json!({"plugin": "http-action@0.2.0", "organization_id": org,
                    "config": {"url": "https://app.example.com/h"}, "events": ["dsync.nope"]}),
         )
         .await;

@@ -56,7 +56,7 @@ async fn plugins_install_list_and_remove(backend: Backend) {
         .collect();
     assert_eq!(
         ids,
-        ["http-action", "static-directory"],
+        ["http-action", "ssh-key-revoker", "static-directory"],
         "built-ins are present"
     );
     assert!(
@@ -85,12 +85,12 @@ async fn plugins_install_list_and_remove(backend: Backend) {
         assert_eq!(r.body["digest"], digest);
     }
     let r = app
-        .admin(Method::DELETE, "/api/v1/plugins/http-action@0.1.0", None)
+        .admin(Method::DELETE, "/api/v1/plugins/http-action@0.2.0", None)
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(
         r.body["message"],
-        "http-action@0.1.0 is built in and cannot be removed"
+        "http-action@0.2.0 is built in and cannot be removed"
     );
     let r = app
         .admin(Method::DELETE, &format!("/api/v1/plugins/{digest}"), None)
@@ -166,7 +166,7 @@ async fn installations_are_validated_and_scoped(backend: Backend) {
         r.body["message"],
         "config does not match the plugin's schema: config.users: expected array"
     );
-    let r = create(json!({"plugin": "http-action@0.1.0", "organization_id": org, "config": {"url": "https://app.example.com/hook"}, "grants": {"hosts": ["evil.example"]}})).await;
+    let r = create(json!({"plugin": "http-action@0.2.0", "organization_id": org, "config": {"url": "https://app.example.com/hook"}, "grants": {"hosts": ["evil.example"]}})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(
         r.body["message"]
@@ -180,7 +180,7 @@ async fn installations_are_validated_and_scoped(backend: Backend) {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     let r = create(json!({
-        "plugin": "http-action@0.1.0", "organization_id": org,
+        "plugin": "http-action@0.2.0", "organization_id": org,
         "config": {"url": "https://app.example.com/hook"},
         "grants": {"hosts": ["app.example.com"]},
         "secrets": {"signing_key": "s3cret"}
@@ -322,7 +322,7 @@ async fn installations_are_updated(backend: Backend) {
     let r = app
         .post(
             "/api/v1/plugin_installations",
-            json!({"plugin": "http-action@0.1.0", "organization_id": org,
+            json!({"plugin": "http-action@0.2.0", "organization_id": org,
                 "config": {"url": "https://app.example.com/hook"},
                 "secrets": {"signing_key": "s1"}}),
         )

@@ -19,6 +19,10 @@ pub const BUILTINS: &[Builtin] = &[
         id: "http-action",
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/http_action.wasm")),
     },
+    Builtin {
+        id: "ssh-key-revoker",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/ssh_key_revoker.wasm")),
+    },
 ];
 
 /// The built-in with this id.

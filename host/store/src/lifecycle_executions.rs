@@ -376,10 +376,11 @@ impl Store {
         let mut due = Vec::with_capacity(claimed.len());
         let mut orphans = Vec::new();
         for c in claimed {
-            match events.remove(&c.event_id) {
+            // Several installations may claim the same event in one batch.
+            match events.get(&c.event_id) {
                 Some(event) => due.push(DueExecution {
                     installation_id: c.installation_id,
-                    event,
+                    event: event.clone(),
                     attempts: u32::try_from(c.attempts).unwrap_or(0),
                     round_start: u32::try_from(c.round_start).unwrap_or(0),
                 }),

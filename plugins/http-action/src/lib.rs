@@ -1,115 +1,90 @@
-//! `http-action`: a lifecycle action that POSTs each matching event to the
-//! application's endpoint as
-//! `{"id", "event", "organization_id", "directory_id", "data",
-//! "previous_attributes", "attempt"}` with `Idempotency-Key` set, so the
-//! receiver can dedupe redeliveries. Authentication is the host's job: bind
-//! a credential to the installation and the host adds `Authorization`.
+//! `http-action`: a lifecycle action that calls the application's HTTP API
+//! for directory events. Authentication is the host's job: bind a
+//! credential to the installation and the host adds `Authorization`.
 //!
-//! Config: `{"url": "https://…", "events": ["dsync.user.deleted", …]}`.
+//! Two modes, chosen by config (reference: `docs/lifecycle-plugins.md`):
+//!
+//! - default, `{"url": "https://…", "events": ["dsync.user.deleted", …]}`:
+//!   POST each matching event as JSON with its `Idempotency-Key`
+//!   ([`forward`]);
+//! - `{"url": "https://app.example.com", "actions": [{"on": [...],
+//!   "when": {...}, "method": "DELETE", "url": "/users/{{data.email}}/sessions",
+//!   "body": …, "headers": {…}, "if_missing": "fail"|"skip"}]}`: every
+//!   action whose event types and condition match runs, in order, with its
+//!   URL (relative to `url`, or absolute), headers and body rendered from
+//!   the event ([`action`], [`run`]).
+
+pub mod action;
+pub mod body;
+pub mod condition;
+pub mod forward;
+pub mod run;
+pub mod status;
 
 use rollcall_plugin_sdk::*;
-use serde_json::json;
+
+use crate::action::Action;
+use crate::run::Step;
 
 pub struct HttpAction;
-
-fn wanted(event_type: &str) -> Result<bool, PluginError> {
-    let filter: Option<Vec<String>> = config::get("events")?;
-    Ok(filter.is_none_or(|types| types.iter().any(|t| t == event_type)))
-}
 
 impl LifecycleAction for HttpAction {
     fn describe() -> PluginInfo {
         PluginInfo::new(
             "http-action",
             env!("CARGO_PKG_VERSION"),
-            "POSTs events to your endpoint",
+            "Calls your API for directory events",
         )
     }
 
     fn validate_config() -> Result<(), PluginError> {
-        let url: String = config::require("url")?;
-        if !url.starts_with("https://") && !url.starts_with("http://") {
-            return Err(PluginError::invalid_config("url must start with https://"));
+        match action::load()? {
+            Some(_) => Ok(()),
+            None => forward::validate(),
         }
-        Ok(())
     }
 
     fn handle(event: Event) -> Result<Outcome, PluginError> {
-        if !wanted(&event.event_type)? {
-            return Ok(Outcome::Skipped(format!(
-                "{} is not in config.events",
-                event.event_type
-            )));
+        match action::load()? {
+            Some(actions) => run_actions(&actions, &event),
+            None => forward::handle(event),
         }
-        let url: String = config::require("url")?;
-        let body = json!({
-            "id": event.id,
-            "event": event.event_type,
-            "organization_id": event.organization_id,
-            "directory_id": event.directory_id,
-            "data": event.data,
-            "previous_attributes": event.previous_attributes,
-            "attempt": event.attempt,
-        });
-        let response = http::post(&url)
-            .header("idempotency-key", &event.idempotency_key)
-            .json(&body)?
-            .send()?
-            .error_for_status()?;
-        log::info(&format!("delivered {} ({})", event.id, response.status));
-        Ok(Outcome::Completed(Some(format!(
-            "HTTP {}",
-            response.status
-        ))))
     }
+}
+
+/// Runs every action for `event` in order; the first error stops the
+/// rest (a redelivery runs them all again under the same keys).
+fn run_actions(actions: &[Action], event: &Event) -> Result<Outcome, PluginError> {
+    let context = event_template::context(event);
+    let mut done = Vec::new();
+    let mut skipped = Vec::new();
+    for (index, action) in actions.iter().enumerate() {
+        if !action.is_for(&event.event_type) {
+            continue;
+        }
+        if let Some(why) = action.when.unmet(event, &context) {
+            skipped.push(format!("actions[{index}]: {why}"));
+            continue;
+        }
+        match run::run(action, index, event, &context)? {
+            Step::Done(detail) => done.push(detail),
+            Step::Skipped(why) => skipped.push(why),
+        }
+    }
+    if !done.is_empty() {
+        log::info(&format!("{}: {}", event.id, done.join("; ")));
+        return Ok(Outcome::Completed(Some(done.join("; "))));
+    }
+    if skipped.is_empty() {
+        return Ok(Outcome::Skipped(format!(
+            "no action is for {}",
+            event.event_type
+        )));
+    }
+    Ok(Outcome::Skipped(skipped.join("; ")))
 }
 
 export_lifecycle!(HttpAction);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(event_type: &str) -> Event {
-        Event {
-            id: "event_1".into(),
-            event_type: event_type.into(),
-            organization_id: "org_1".into(),
-            directory_id: None,
-            created_at_micros: 0,
-            data: json!({"id": "directory_user_1"}),
-            previous_attributes: None,
-            idempotency_key: "event_1:inst".into(),
-            attempt: 1,
-        }
-    }
-
-    #[test]
-    fn posts_matching_events_with_an_idempotency_key() {
-        testing::reset();
-        testing::set_config(
-            json!({"url": "https://app.example.com/hook", "events": ["dsync.user.deleted"]}),
-        );
-        testing::mock_http("POST", "https://app.example.com/hook", 202, "");
-        let outcome = HttpAction::handle(event("dsync.user.deleted")).unwrap();
-        assert_eq!(outcome, Outcome::Completed(Some("HTTP 202".into())));
-        let sent = &testing::requests()[0];
-        assert!(
-            sent.headers
-                .contains(&("idempotency-key".into(), "event_1:inst".into()))
-        );
-        let skipped = HttpAction::handle(event("dsync.user.created")).unwrap();
-        assert!(matches!(skipped, Outcome::Skipped(_)));
-    }
-
-    #[test]
-    fn server_errors_are_transient() {
-        testing::reset();
-        testing::set_config(json!({"url": "https://app.example.com/hook"}));
-        testing::mock_http("POST", "https://app.example.com/hook", 502, "");
-        assert_eq!(
-            HttpAction::handle(event("dsync.user.created")).unwrap_err(),
-            PluginError::transient("HTTP 502")
-        );
-    }
-}
+mod tests;
