@@ -5,6 +5,7 @@
 //! Run with `cargo run --release -p rollcall-bench -- SCENARIO`.
 //! Scenarios are small modules; later features add theirs here.
 
+mod lifecycle;
 mod plugin;
 mod report;
 mod scim;
@@ -42,6 +43,9 @@ enum Scenario {
     /// Webhook delivery: events per second from the event log to a local
     /// receiver, and end-to-end latency under a steady stream.
     Webhooks(webhooks::Args),
+    /// Lifecycle dispatch: events per second through a lifecycle plugin
+    /// (fresh sandbox per event, execution log written).
+    Lifecycle(lifecycle::Args),
 }
 
 #[tokio::main]
@@ -53,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Plugin(args) => plugin::run(args, &mut report).await?,
         Scenario::Scim(args) => scim::run(args, &mut report).await?,
         Scenario::Webhooks(args) => webhooks::run(args, &mut report).await?,
+        Scenario::Lifecycle(args) => lifecycle::run(args, &mut report).await?,
     }
     report.finish();
     Ok(())
