@@ -277,6 +277,40 @@ pub enum PluginCommand {
         #[arg(long, value_name = "JSON")]
         event: Option<String>,
     },
+    /// Bind a plugin to an organization (an installation): config, grants, secrets, credentials, events.
+    Bind {
+        /// plugin_… id, sha256:… digest or id@version.
+        plugin: String,
+        /// Organization id (org_…).
+        #[arg(long = "org", value_name = "ORG_ID")]
+        organization_id: String,
+        /// Only this directory (required for connectors).
+        #[arg(long = "directory", value_name = "DIRECTORY_ID")]
+        directory_id: Option<String>,
+        /// Config object as JSON (checked against the plugin's schema).
+        #[arg(long = "config-json", value_name = "JSON")]
+        config_json: Option<String>,
+        /// Grant an outbound host (repeatable; must be declared by the plugin).
+        #[arg(long = "grant-host", value_name = "HOST")]
+        grant_hosts: Vec<String>,
+        /// Set a secret: NAME=VALUE, or NAME=@FILE (repeatable).
+        #[arg(long = "secret", value_name = "NAME=VALUE")]
+        secrets: Vec<String>,
+        /// Set a credential slot: SLOT=JSON, or SLOT=@FILE (repeatable).
+        #[arg(long = "credential", value_name = "SLOT=JSON")]
+        credentials: Vec<String>,
+        /// Lifecycle actions: run only on these event types (repeatable; default all).
+        #[arg(long = "event", value_name = "TYPE")]
+        events: Vec<String>,
+    },
+    /// List installations.
+    Installations {
+        /// Only this organization's.
+        #[arg(long = "org", value_name = "ORG_ID")]
+        organization_id: Option<String>,
+    },
+    /// Remove an installation with its state and execution log.
+    Unbind { installation: String },
     /// Change an installation: config, grants, secrets, credentials, enabled flag.
     Update {
         /// The installation id (plugin_installation_…).

@@ -202,6 +202,88 @@ pub async fn plugin(
                 )
             });
         }
+        PluginCommand::Bind {
+            plugin,
+            organization_id,
+            directory_id,
+            config_json,
+            grant_hosts,
+            secrets,
+            credentials,
+            events,
+        } => {
+            let installation = registry::create_installation(
+                store,
+                registry::InstallationRequest {
+                    plugin,
+                    organization_id,
+                    directory_id,
+                    config: config_json
+                        .map(|t| json_object("--config-json", &t))
+                        .transpose()?
+                        .unwrap_or_default(),
+                    grants: registry::Grants {
+                        hosts: grant_hosts,
+                        ..Default::default()
+                    },
+                    secrets: assignments("--secret", &secrets, &[], |v| Ok(Value::String(v)))?,
+                    credentials: assignments("--credential", &credentials, &[], |v| {
+                        parse_json("--credential", &v)
+                    })?,
+                    events: crate::webhook_commands::event_types(&events)?,
+                },
+            )
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+            out.item(&installation, || {
+                format!(
+                    "Bound {} to {} as {}",
+                    installation.plugin_id, installation.organization_id, installation.id
+                )
+            });
+        }
+        PluginCommand::Installations { organization_id } => {
+            let list = store
+                .list_plugin_installations(organization_id.as_deref(), None)
+                .await?;
+            out.table(
+                &list,
+                &[
+                    "id",
+                    "plugin",
+                    "kind",
+                    "organization",
+                    "directory",
+                    "enabled",
+                    "events",
+                ],
+                |i| {
+                    vec![
+                        i.id.clone(),
+                        i.plugin_id.clone(),
+                        i.kind.clone(),
+                        i.organization_id.clone(),
+                        i.directory_id.clone().unwrap_or_else(|| "-".into()),
+                        i.enabled.to_string(),
+                        if i.events.is_empty() {
+                            "*".into()
+                        } else {
+                            i.events
+                                .iter()
+                                .map(|e| e.as_str())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        },
+                    ]
+                },
+            );
+        }
+        PluginCommand::Unbind { installation } => {
+            store.delete_plugin_installation(&installation).await?;
+            out.item(&json!({"id": installation, "deleted": true}), || {
+                format!("Removed installation {installation}")
+            });
+        }
         PluginCommand::Executions {
             installation,
             state,

@@ -1,6 +1,7 @@
-//! `rollcall webhook …` and `rollcall events tail` as a user drives them,
-//! and `rollcall serve` delivering signed webhooks from its background
-//! worker. On SQLite and PostgreSQL.
+//! `rollcall webhook …`, `rollcall events tail` and the lifecycle commands
+//! (`plugin bind|installations|executions|retry|replay|unbind`) as a user
+//! drives them, and `rollcall serve` delivering signed webhooks and running
+//! lifecycle plugins from its background workers. On SQLite and PostgreSQL.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -286,4 +287,150 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
     assert!(status.success(), "{status:?}");
 }
 
-both_backends!(webhook_commands_and_serve_delivery);
+async fn lifecycle_commands_and_serve_dispatch(backend: Backend) {
+    let env = Env::new(backend).await;
+    let receiver = Receiver::start(Mode::Ok).await;
+    let org = env.json(&["org", "create", "Acme"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let config = format!("{{\"url\": \"{}\"}}", receiver.url);
+    let bound = &env.json(&[
+        "plugin",
+        "bind",
+        "http-action@0.2.0",
+        "--org",
+        &org,
+        "--config-json",
+        &config,
+        "--grant-host",
+        "127.0.0.1",
+        "--event",
+        "dsync.activated",
+    ])[0];
+    let id = bound["id"].as_str().unwrap().to_owned();
+    assert_eq!(bound["events"], serde_json::json!(["dsync.activated"]));
+    let list = env.run(&["plugin", "installations", "--org", &org]);
+    assert!(text(&list).0.contains(&id) && text(&list).0.contains("dsync.activated"));
+
+    // Bad input: exit 1 with the reason.
+    let out = env.run(&[
+        "plugin",
+        "bind",
+        "http-action@0.2.0",
+        "--org",
+        &org,
+        "--config-json",
+        &config,
+        "--event",
+        "dsync.nope",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).1.contains("unknown event type 'dsync.nope'"),
+        "{}",
+        text(&out).1
+    );
+    let out = env.run(&[
+        "plugin",
+        "bind",
+        "static-directory@0.1.0",
+        "--org",
+        &org,
+        "--config-json",
+        "{\"users\": []}",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).1.contains("directory_id is required"),
+        "{}",
+        text(&out).1
+    );
+    let out = env.run(&[
+        "plugin",
+        "bind",
+        "http-action@0.2.0",
+        "--org",
+        &org,
+        "--config-json",
+        "{}",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).1.contains("config.url: is required"),
+        "{}",
+        text(&out).1
+    );
+
+    // A directory created now emits dsync.activated; the server runs the plugin.
+    env.json(&[
+        "directory",
+        "create",
+        "--org",
+        &org,
+        "--name",
+        "Okta",
+        "--type",
+        "okta-scim-v2",
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = env
+        .command()
+        .args(["serve", "--listen", &addr])
+        .env(
+            "ROLLCALL_BOOTSTRAP_ADMIN_KEY",
+            "rc_admin_0123456789abcdefghijklmnopqrstuv",
+        )
+        .env("ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK", "true")
+        .env("ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP", "true")
+        .env("ROLLCALL_LIFECYCLE_RETRY_SCHEDULE", "100ms")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    receiver
+        .wait_for(Duration::from_secs(120), "the lifecycle call", |rs| {
+            !rs.is_empty()
+        })
+        .await;
+    let executions = env.json(&["plugin", "executions", &id]);
+    assert_eq!(executions.len(), 1);
+    assert_eq!(executions[0]["event"], "dsync.activated");
+    let event = executions[0]["event_id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env
+        .json(&["plugin", "executions", &id, "--state", "completed"])
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the execution did not complete");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = env.run(&["plugin", "retry", &id, &event]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    receiver
+        .wait_for(Duration::from_secs(30), "the retried call", |rs| {
+            rs.len() >= 2
+        })
+        .await;
+    let replay = &env.json(&["plugin", "replay", &id, &event])[0];
+    assert_eq!(replay["scheduled"], 1);
+    let out = env.run(&["plugin", "executions", &id, "--state", "lost"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let pid = server.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(server.wait().unwrap().success());
+    let out = env.run(&["plugin", "unbind", &id]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(env.json(&["plugin", "installations"]).is_empty());
+}
+
+both_backends!(
+    webhook_commands_and_serve_delivery,
+    lifecycle_commands_and_serve_dispatch,
+);
