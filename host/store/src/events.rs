@@ -135,6 +135,28 @@ impl Store {
         Ok(sql)
     }
 
+    /// The events with these ids, by id (ids not in the log are left out).
+    pub(crate) async fn events_by_id(
+        &self,
+        ids: impl Iterator<Item = &str>,
+    ) -> Result<std::collections::HashMap<String, Event>, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id IN ("));
+        let ps: Vec<String> = ids.map(|id| sql.arg(Arg::Text(id.to_owned()))).collect();
+        if ps.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        sql.push(&ps.join(", "));
+        sql.push(")");
+        let rows: Vec<EventRow> = on_read!(self, |pool| {
+            bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|row| Event::try_from(row).map(|e| (e.id.clone(), e)))
+            .collect()
+    }
+
     /// One event by id.
     pub async fn get_event(&self, id: &str) -> Result<Option<Event>, StoreError> {
         let row: Option<EventRow> = on_read!(self, |pool| {

@@ -17,7 +17,6 @@ use utoipa::ToSchema;
 use crate::backend::{BackendKind, Store};
 use crate::error::StoreError;
 use crate::page::{Page, PageRequest};
-use crate::rows::{EVENT_COLUMNS, EventRow};
 use crate::sql::{Arg, Sql};
 use crate::webhook_deliveries::{truncate, type_filter};
 
@@ -356,23 +355,9 @@ impl Store {
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql = Sql::new(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id IN ("));
-        let ps: Vec<String> = claimed
-            .iter()
-            .map(|c| sql.arg(Arg::Text(c.event_id.clone())))
-            .collect();
-        sql.push(&ps.join(", "));
-        sql.push(")");
-        let rows: Vec<EventRow> = on_read!(self, |pool| {
-            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text)), sql.args)
-                .fetch_all(pool)
-                .await?
-        });
-        let mut events = std::collections::HashMap::new();
-        for row in rows {
-            let event = Event::try_from(row)?;
-            events.insert(event.id.clone(), event);
-        }
+        let events = self
+            .events_by_id(claimed.iter().map(|c| c.event_id.as_str()))
+            .await?;
         let mut due = Vec::with_capacity(claimed.len());
         let mut orphans = Vec::new();
         for c in claimed {

@@ -14,6 +14,7 @@
 //! `tokio::sync::watch::Receiver<bool>` that turns `true` on shutdown.
 
 pub mod lifecycle;
+mod recorder;
 pub mod retention;
 pub mod webhooks;
 

@@ -11,6 +11,8 @@ use rollcall_runtime::{InvocationContext, LifecycleEvent, LoadedPlugin, Runtime}
 use rollcall_store::{DueExecution, ExecutionOutcome, ExecutionRecord, Store};
 use tokio::sync::{Mutex, Semaphore, mpsc, watch};
 
+use crate::recorder::record_loop;
+
 use super::outcome::classify;
 use super::settings::{LEASE_SECONDS, LifecycleSettings};
 
@@ -49,28 +51,8 @@ impl LifecycleDispatcher {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let permits = Arc::new(Semaphore::new(this.settings.concurrency.max(1)));
-        let (records_tx, mut records_rx) = mpsc::unbounded_channel::<ExecutionRecord>();
-        let store = this.store.clone();
-        let recorder = tokio::spawn(async move {
-            while let Some(first) = records_rx.recv().await {
-                let mut batch = vec![first];
-                while let Ok(more) = records_rx.try_recv() {
-                    batch.push(more);
-                    if batch.len() >= 256 {
-                        break;
-                    }
-                }
-                for attempt in 0..5 {
-                    match store.record_lifecycle_attempts(&batch).await {
-                        Ok(()) => break,
-                        Err(e) => {
-                            tracing::warn!(error = %e, attempt, "recording lifecycle executions failed");
-                            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                        }
-                    }
-                }
-            }
-        });
+        let (records_tx, records_rx) = mpsc::unbounded_channel::<Vec<ExecutionRecord>>();
+        let recorder = tokio::spawn(record_loop(this.store.clone(), records_rx, 256));
         tracing::info!(
             concurrency = this.settings.concurrency,
             "lifecycle dispatch started"
@@ -100,7 +82,7 @@ impl LifecycleDispatcher {
     async fn round(
         self: &Arc<Self>,
         permits: &Arc<Semaphore>,
-        records: &mpsc::UnboundedSender<ExecutionRecord>,
+        records: &mpsc::UnboundedSender<Vec<ExecutionRecord>>,
     ) -> anyhow::Result<bool> {
         let fanned = self.store.fan_out_lifecycle(FANOUT_BATCH).await?;
         let free = permits.available_permits();
@@ -122,7 +104,7 @@ impl LifecycleDispatcher {
             tokio::spawn(async move {
                 let _permit = permit;
                 let record = this.execute(execution).await;
-                let _ = records.send(record);
+                let _ = records.send(vec![record]);
             });
         }
         Ok(true)

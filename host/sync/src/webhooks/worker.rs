@@ -10,6 +10,8 @@ use rollcall_core::Timestamp;
 use rollcall_store::{AttemptOutcome, AttemptRecord, DueDelivery, Store, WebhookEndpoint};
 use tokio::sync::{Semaphore, mpsc, watch};
 
+use crate::recorder::record_loop;
+
 use super::client;
 use super::rate::RateLimits;
 use super::send::{Target, send};
@@ -51,7 +53,7 @@ impl WebhookWorker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let (records_tx, records_rx) = mpsc::unbounded_channel::<Vec<AttemptRecord>>();
-        let recorder = tokio::spawn(record_loop(self.store.clone(), records_rx));
+        let recorder = tokio::spawn(record_loop(self.store.clone(), records_rx, RECORD_BATCH));
         let mut endpoints: HashMap<String, CachedEndpoint> = HashMap::new();
         tracing::info!(
             concurrency = self.settings.concurrency,
@@ -204,28 +206,4 @@ fn defer(chunk: &[DueDelivery], at: Timestamp) -> Vec<AttemptRecord> {
             outcome: AttemptOutcome::Deferred(at),
         })
         .collect()
-}
-
-/// Writes attempt records in batches; a failed write is retried, and if
-/// the records are lost after all, the leases expire and the deliveries
-/// are sent again (at least once).
-async fn record_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Vec<AttemptRecord>>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = first;
-        while batch.len() < RECORD_BATCH {
-            match rx.try_recv() {
-                Ok(more) => batch.extend(more),
-                Err(_) => break,
-            }
-        }
-        for attempt in 0..5 {
-            match store.record_webhook_attempts(&batch).await {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, attempt, records = batch.len(), "recording webhook attempts failed");
-                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-                }
-            }
-        }
-    }
 }
