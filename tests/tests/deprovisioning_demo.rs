@@ -267,7 +267,12 @@ async fn deprovisioning_end_to_end(backend: Backend) {
     // Duplicates (if any) carry the same id and are counted, not re-applied.
     assert_eq!(demo.events().len(), all.len());
 
-    // The execution logs agree.
+    // Stopping the workers writes their last records; the logs agree.
+    let _ = stop.send(true);
+    for t in tasks {
+        t.await.unwrap();
+    }
+
     for (installation, wanted) in [(&sessions, 2), (&keys, 2)] {
         let r = app
             .get(&format!(
@@ -288,10 +293,6 @@ async fn deprovisioning_end_to_end(backend: Backend) {
         );
     }
 
-    let _ = stop.send(true);
-    for t in tasks {
-        t.await.unwrap();
-    }
 }
 
 both_backends!(deprovisioning_end_to_end);

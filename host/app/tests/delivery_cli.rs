@@ -225,7 +225,15 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
     for r in receiver.accepted() {
         verifier.verify(&r.body, &r.headers).unwrap();
     }
-    let deliveries = env.json(&["webhook", "deliveries", &id]);
+    // The attempt is recorded just after the receiver answered.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let deliveries = loop {
+        let d = env.json(&["webhook", "deliveries", &id]);
+        if d.iter().all(|d| d["state"] == "delivered") || Instant::now() > deadline {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(deliveries.len(), events.len());
     assert!(
         deliveries
@@ -273,6 +281,33 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
     assert!(after.is_empty());
     let out = env.run(&["events", "tail", "--event", "dsync.nope"]);
     assert_eq!(out.status.code(), Some(1));
+
+    // events tail --follow prints what happens after it started.
+    let mut follow = env
+        .command()
+        .args([
+            "--json", "events", "tail", "--org", &org, "-n", "0", "--follow",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let first_line = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout).lines().next()
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let rotated = &env.json(&["directory", "token", "rotate", &dir_id])[0];
+    let line = first_line.join().unwrap().expect("a line").unwrap();
+    let followed: Value = serde_json::from_str(&line).unwrap();
+    assert!(
+        followed["event"] == "dsync.token.created" || followed["event"] == "dsync.token.revoked",
+        "{line}"
+    );
+    assert!(rotated["token"].is_string());
+    follow.kill().unwrap();
+    let _ = follow.wait();
 
     let out = env.run(&["webhook", "disable", &id]);
     assert!(out.status.success());
