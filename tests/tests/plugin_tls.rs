@@ -1,7 +1,7 @@
 //! Outgoing TLS to servers of an internal CA (`ROLLCALL_PLUGIN_EXTRA_CA_FILE`),
 //! through the real runtime: the `ldap-directory` test connector over
 //! `ldaps://` and StartTLS, and the misbehaving guest's HTTPS request
-//! (`wasi:http`). Each server presents a certificate signed by a CA made
+//! (`wasi:http`), directly and with an OAuth2 token fetched over HTTPS. Each server presents a certificate signed by a CA made
 //! at test time. With the CA file configured the connections succeed and
 //! the bind password travels only inside TLS; without it the certificate
 //! is refused and nothing is sent; an unusable file is a configuration
@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use rollcall_core::directory_user::UserInput;
 use rollcall_runtime::builtin::test_guests::LDAP_DIRECTORY;
+use rollcall_runtime::credentials::Credential;
 use rollcall_runtime::policy::PolicyError;
 use rollcall_runtime::{
     InvocationContext, InvokeError, Manifest, Outcome, Page, PluginError, Runtime, SandboxPolicy,
@@ -145,8 +146,8 @@ async fn without_the_ca_the_certificate_is_refused_before_any_bind() {
     }
 }
 
-/// An HTTPS responder with the test CA's server certificate: answers
-/// every request `200 hello over tls`.
+/// An HTTPS responder with the test CA's server certificate: a POST (the
+/// token endpoint) gets a token, any other request `auth=<Authorization>`.
 async fn https_server() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -157,8 +158,18 @@ async fn https_server() -> u16 {
                     return;
                 };
                 let mut buf = vec![0u8; 8192];
-                let _ = tls.read(&mut buf).await;
-                let body = "hello over tls";
+                let n = tls.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                let body = if request.starts_with("post ") {
+                    r#"{"access_token":"tls-t0ken","token_type":"Bearer","expires_in":3600}"#
+                        .to_owned()
+                } else {
+                    let auth = request
+                        .lines()
+                        .find_map(|l| l.strip_prefix("authorization: "))
+                        .unwrap_or("none");
+                    format!("auth={}", auth.trim())
+                };
                 let reply = format!(
                     "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
@@ -171,20 +182,16 @@ async fn https_server() -> u16 {
     port
 }
 
+/// The misbehaving guest GETs `url` on a fresh instance.
 async fn https_get(runtime: &Runtime, url: String) -> Result<Outcome, InvokeError> {
     let (plugin, manifest) = guests::misbehaving(runtime);
-    let mut instance = runtime
-        .lifecycle(
-            &plugin,
-            context(
-                "plugin_installation_tls",
-                manifest,
-                &["127.0.0.1"],
-                json!({}),
-            ),
-        )
-        .await
-        .unwrap();
+    let ctx = context(
+        "plugin_installation_tls",
+        manifest,
+        &["127.0.0.1"],
+        json!({}),
+    );
+    let mut instance = runtime.lifecycle(&plugin, ctx).await.unwrap();
     instance
         .handle(&event(json!({"behavior": "http", "url": url})))
         .await
@@ -196,7 +203,7 @@ async fn plugin_https_trusts_the_configured_ca() {
     let url = format!("https://127.0.0.1:{port}/");
     assert_eq!(
         https_get(trusting(), url.clone()).await.unwrap(),
-        Outcome::Completed(Some("200 hello over tls".into()))
+        Outcome::Completed(Some("200 auth=none".into()))
     );
     assert_eq!(
         https_get(webpki_only(), url).await.unwrap_err(),
@@ -204,6 +211,53 @@ async fn plugin_https_trusts_the_configured_ca() {
             "HTTP request failed: TlsCertificateError".into()
         ))
     );
+}
+
+/// The manifest of the misbehaving guest with an OAuth2 slot for 127.0.0.1.
+fn oauth2_manifest() -> Arc<Manifest> {
+    Arc::new(
+        Manifest::parse(
+            "id = \"misbehaving\"\nversion = \"0.1.0\"\nkind = \"lifecycle\"\nwit = \"0.1.0\"\n\
+             description = \"tls test\"\nhosts = [\"127.0.0.1\"]\n\n\
+             [[credentials]]\nname = \"api\"\nkind = \"oauth2-client-credentials\"\nhosts = [\"127.0.0.1\"]\n",
+        )
+        .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoints_trust_the_configured_ca() {
+    let port = https_server().await;
+    let credential = Credential::Oauth2ClientCredentials {
+        token_url: format!("https://127.0.0.1:{port}/token"),
+        client_id: "rollcall-test".into(),
+        client_secret: "s3cret".into(),
+        scope: None,
+    };
+    let url = format!("https://127.0.0.1:{port}/users");
+    for (i, runtime) in [trusting(), webpki_only()].into_iter().enumerate() {
+        let (plugin, _) = guests::misbehaving(runtime);
+        let installation = format!("plugin_installation_token_{i}");
+        let mut ctx = context(&installation, oauth2_manifest(), &["127.0.0.1"], json!({}));
+        ctx.credentials.insert("api".into(), credential.clone());
+        let mut instance = runtime.lifecycle(&plugin, ctx).await.unwrap();
+        let outcome = instance
+            .handle(&event(json!({"behavior": "http", "url": url})))
+            .await;
+        if i == 0 {
+            assert_eq!(
+                outcome.unwrap(),
+                Outcome::Completed(Some("200 auth=bearer tls-t0ken".into()))
+            );
+        } else {
+            assert_eq!(
+                outcome.unwrap_err(),
+                InvokeError::Plugin(PluginError::Transient(
+                    "HTTP request failed: InternalError(Some(\"credential: token endpoint: TlsCertificateError\"))".into()
+                ))
+            );
+        }
+    }
 }
 
 #[test]
