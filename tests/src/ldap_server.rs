@@ -1,10 +1,11 @@
 //! A fake LDAP server on 127.0.0.1:0 (over the `ldap3_proto` codec) for
 //! the `ldap` host import's tests: simple binds against one account,
-//! paged searches (RFC 2696) over a fixed set of people, StartTLS refused
-//! (or accepted without ever speaking TLS), and misbehaviours on request
+//! paged searches (RFC 2696) over a fixed set of people, LDAPS and
+//! StartTLS with the [`TestCa`] server certificate, StartTLS refused (or
+//! accepted without ever speaking TLS), and misbehaviours on request
 //! (ignoring the page size, never answering).
-//! It records connections, binds and searches so tests can assert what
-//! the host actually sent.
+//! It records connections, binds (and whether each came inside TLS) and
+//! searches so tests can assert what the host actually sent.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,8 +16,11 @@ use ldap3_proto::proto::{
     LdapBindCred, LdapBindResponse, LdapExtendedResponse, LdapMsg, LdapOp, LdapPartialAttribute,
     LdapResult, LdapResultCode, LdapSearchResultEntry,
 };
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
+
+use crate::test_ca::TestCa;
 
 pub const BIND_DN: &str = "cn=sync,dc=example,dc=com";
 pub const BIND_PASSWORD: &str = "bind-s3cret";
@@ -33,6 +37,10 @@ pub enum Mode {
     AcceptStartTls,
     /// Accepts connections and never answers.
     Silent,
+    /// `ldaps://`: TLS from the first byte, then pages as asked.
+    Ldaps,
+    /// Accepts StartTLS and upgrades to TLS, then pages as asked.
+    StartTls,
 }
 
 /// One search as received.
@@ -52,6 +60,10 @@ pub struct Seen {
     pub binds: Vec<(String, String)>,
     pub searches: Vec<SeenSearch>,
     pub start_tls: usize,
+    /// Whether each bind (in order) arrived inside TLS.
+    pub binds_in_tls: Vec<bool>,
+    /// TLS handshakes the client broke off (e.g. an untrusted certificate).
+    pub failed_handshakes: usize,
 }
 
 pub struct LdapServer {
@@ -111,13 +123,36 @@ impl LdapServer {
     }
 }
 
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// The server side of a TLS handshake; `None` (and counted) on failure.
+async fn accept_tls(io: Box<dyn Io>, seen: &Mutex<Seen>) -> Option<Box<dyn Io>> {
+    match TestCa::get().acceptor().accept(io).await {
+        Ok(tls) => Some(Box::new(tls)),
+        Err(_) => {
+            seen.lock().unwrap().failed_handshakes += 1;
+            None
+        }
+    }
+}
+
 async fn serve(
     socket: TcpStream,
     mode: Mode,
     people: Vec<LdapSearchResultEntry>,
     seen: Arc<Mutex<Seen>>,
 ) {
-    let mut framed = Framed::new(socket, LdapCodec::default());
+    let mut in_tls = mode == Mode::Ldaps;
+    let io: Box<dyn Io> = if in_tls {
+        match accept_tls(Box::new(socket), &seen).await {
+            Some(io) => io,
+            None => return,
+        }
+    } else {
+        Box::new(socket)
+    };
+    let mut framed = Framed::new(io, LdapCodec::default());
     let mut bound = false;
     while let Some(Ok(msg)) = framed.next().await {
         if mode == Mode::Silent {
@@ -134,10 +169,11 @@ async fn serve(
                     LdapBindCred::Simple(p) => p,
                     _ => String::new(),
                 };
-                seen.lock()
-                    .unwrap()
-                    .binds
-                    .push((bind.dn.clone(), password.clone()));
+                {
+                    let mut seen = seen.lock().unwrap();
+                    seen.binds.push((bind.dn.clone(), password.clone()));
+                    seen.binds_in_tls.push(in_tls);
+                }
                 bound = bind.dn == BIND_DN && password == BIND_PASSWORD;
                 let code = if bound {
                     LdapResultCode::Success
@@ -153,7 +189,9 @@ async fn serve(
             LdapOp::ExtendedRequest(_) => {
                 seen.lock().unwrap().start_tls += 1;
                 let (code, message) = match mode {
-                    Mode::AcceptStartTls => (LdapResultCode::Success, ""),
+                    Mode::AcceptStartTls | Mode::StartTls if !in_tls => {
+                        (LdapResultCode::Success, "")
+                    }
                     _ => (LdapResultCode::UnwillingToPerform, "no TLS here"),
                 };
                 let res = LdapExtendedResponse {
@@ -162,6 +200,13 @@ async fn serve(
                     value: None,
                 };
                 let _ = framed.send(reply(LdapOp::ExtendedResponse(res))).await;
+                if mode == Mode::StartTls && !in_tls {
+                    match accept_tls(framed.into_parts().io, &seen).await {
+                        Some(io) => framed = Framed::new(io, LdapCodec::default()),
+                        None => return,
+                    }
+                    in_tls = true;
+                }
             }
             LdapOp::SearchRequest(search) => {
                 let paging = msg.ctrl.iter().find_map(|c| match c {

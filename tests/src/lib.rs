@@ -8,13 +8,16 @@
 //! - [`TestApp`]: the whole HTTP service in process, driven with `oneshot`.
 //! - [`guests`]: test guests driven through the real plugin runtime.
 //! - [`http`]: a tiny HTTP/1.1 client for tests that start the real binary.
-//! - [`ldap_server`]: a fake LDAP server for the `ldap` host import.
+//! - [`ldap_server`]: a fake LDAP server for the `ldap` host import,
+//!   plain, LDAPS or StartTLS.
+//! - [`test_ca`]: a throwaway CA and a server certificate it signed.
 
 pub mod demo_app;
 pub mod guests;
 pub mod http;
 pub mod ldap_server;
 pub mod scim;
+pub mod test_ca;
 pub mod webhook_receiver;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -486,6 +486,12 @@ async fn plugin_update_changes_an_installation(backend: Backend) {
 async fn serve_refuses_bad_plugin_settings_at_start() {
     let env = Env::new(Backend::Sqlite).await;
     let port = free_port();
+    let garbage = env.dir.path().join("not-a-ca.pem");
+    std::fs::write(&garbage, "this is not a certificate\n").unwrap();
+    let garbage_error = format!(
+        "error: invalid configuration: plugin sandbox: ROLLCALL_PLUGIN_EXTRA_CA_FILE: cannot use '{}': it holds no PEM certificate",
+        garbage.display()
+    );
     let cases = [
         (
             "ROLLCALL_PLUGIN_MEMORY_MIB",
@@ -501,6 +507,16 @@ async fn serve_refuses_bad_plugin_settings_at_start() {
             "ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK",
             "perhaps",
             "error: invalid configuration: plugin sandbox: ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK: expected true or false, got 'perhaps'",
+        ),
+        (
+            "ROLLCALL_PLUGIN_EXTRA_CA_FILE",
+            "/nonexistent/internal-ca.pem",
+            "error: invalid configuration: plugin sandbox: ROLLCALL_PLUGIN_EXTRA_CA_FILE: cannot use '/nonexistent/internal-ca.pem': cannot read it",
+        ),
+        (
+            "ROLLCALL_PLUGIN_EXTRA_CA_FILE",
+            garbage.to_str().unwrap(),
+            &garbage_error,
         ),
     ];
     for (name, value, expected) in cases {

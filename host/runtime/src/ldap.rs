@@ -124,7 +124,8 @@ async fn open(
     let max_message = policy
         .ldap_max_page_bytes
         .clamp(MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES) as usize;
-    let mut session = Session::open(tcp, target.tls, &target.host, max_message).await?;
+    let mut session =
+        Session::open(tcp, target.tls, &target.host, &policy.tls, max_message).await?;
     if let Some((dn, password)) = bind {
         session.bind(dn, password).await?;
     }

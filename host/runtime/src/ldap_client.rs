@@ -18,6 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
+use crate::tls::TlsTrust;
+
 /// OID of the StartTLS extended operation (RFC 4511 §4.14).
 const START_TLS_OID: &str = "1.3.6.1.4.1.1466.20037";
 /// Nesting depth accepted in one message.
@@ -105,26 +107,29 @@ fn describe(result: &LdapResult) -> String {
 async fn tls_handshake(
     tcp: TcpStream,
     server_name: &str,
+    trust: &TlsTrust,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, LdapFailure> {
     let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())
         .map_err(|_| LdapFailure::Invalid(format!("'{server_name}' is not a TLS server name")))?;
-    crate::outbound::tls_connector()
+    trust
+        .connector()
         .connect(name, tcp)
         .await
         .map_err(|e| LdapFailure::Unavailable(format!("TLS with {server_name} failed: {e}")))
 }
 
 impl Session {
-    /// Sets up TLS as asked on a connected stream.
+    /// Sets up TLS as asked on a connected stream, trusting `trust`.
     pub(crate) async fn open(
         tcp: TcpStream,
         tls: Tls,
         server_name: &str,
+        trust: &TlsTrust,
         max_message_bytes: usize,
     ) -> Result<Session, LdapFailure> {
         let io: Box<dyn Io> = match tls {
             Tls::Plain => Box::new(tcp),
-            Tls::Implicit => Box::new(tls_handshake(tcp, server_name).await?),
+            Tls::Implicit => Box::new(tls_handshake(tcp, server_name, trust).await?),
             Tls::Upgrade => {
                 let mut plain = Framed::new(tcp, codec(max_message_bytes));
                 let request = LdapOp::ExtendedRequest(LdapExtendedRequest {
@@ -146,7 +151,7 @@ impl Session {
                 if !parts.read_buf.is_empty() {
                     return Err(protocol("StartTLS (data before the TLS handshake)"));
                 }
-                Box::new(tls_handshake(parts.io, server_name).await?)
+                Box::new(tls_handshake(parts.io, server_name, trust).await?)
             }
         };
         Ok(Session {

@@ -7,7 +7,8 @@
 //! [`SandboxPolicy`] ([`policy`]), and provides the host imports: logging,
 //! config, secrets, state ([`imports`]), filtered outgoing HTTP with
 //! credential injection ([`outbound`], [`credentials`]) and LDAP for
-//! connectors ([`ldap`], over the session in [`ldap_client`]). Manifests
+//! connectors ([`ldap`], over the session in [`ldap_client`]), all outgoing
+//! TLS trusting the roots of [`tls`]. Manifests
 //! (`plugin.toml`) and config schemas are parsed in [`manifest`] and
 //! [`schema`].
 
@@ -30,6 +31,7 @@ pub mod policy;
 pub mod registry;
 pub mod schema;
 mod store_state;
+pub mod tls;
 
 pub use bindings::{CONNECTOR_EXPORT, LIFECYCLE_EXPORT};
 pub use context::{
@@ -41,3 +43,4 @@ pub use error::{InstallError, InvokeError, PluginError};
 pub use invoke::{ConnectorInstance, LifecycleInstance, LoadedPlugin, Runtime, RuntimeConfig};
 pub use manifest::{Manifest, PluginKind};
 pub use policy::SandboxPolicy;
+pub use tls::TlsTrust;

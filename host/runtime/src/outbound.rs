@@ -17,8 +17,8 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -280,7 +280,7 @@ async fn connect(
         .map_err(|_| HttpError::TlsProtocolError)?;
     let tls = tokio::time::timeout(
         policy.http_connect_timeout,
-        tls_connector().connect(name, tcp),
+        policy.tls.connector().connect(name, tcp),
     )
     .await
     .map_err(|_| HttpError::ConnectionTimeout)?
@@ -290,24 +290,6 @@ async fn connect(
 
 trait StreamBox: Stream {}
 impl<T: Stream> StreamBox for T {}
-
-pub(crate) fn tls_connector() -> tokio_rustls::TlsConnector {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        Arc::new(
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        )
-    });
-    tokio_rustls::TlsConnector::from(config.clone())
-}
 
 /// One HTTP/1.1 request/response over `stream`.
 async fn exchange<B>(

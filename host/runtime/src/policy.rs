@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::tls::TlsTrust;
+
 /// One row of the policy table (also rendered in `docs/plugins/sandbox.md`).
 pub struct Limit {
     pub key: &'static str,
@@ -167,6 +169,12 @@ pub const SWITCHES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Operator files: the variable, and what the file holds.
+pub const FILES: &[(&str, &str)] = &[(
+    "ROLLCALL_PLUGIN_EXTRA_CA_FILE",
+    "PEM file of CA certificates trusted, besides the public webpki roots, by all outgoing TLS (plugin HTTPS, token endpoints, ldaps:// and StartTLS)",
+)];
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PolicyError {
     #[error("{env}: '{value}' is not a whole number")]
@@ -179,6 +187,12 @@ pub enum PolicyError {
     },
     #[error("{env}: expected true or false, got '{value}'")]
     NotABool { env: &'static str, value: String },
+    #[error("{env}: cannot use '{path}': {reason}")]
+    BadFile {
+        env: &'static str,
+        path: String,
+        reason: String,
+    },
 }
 
 /// The numbers a plugin runs under. Used three ways: the platform maximum,
@@ -207,6 +221,8 @@ pub struct SandboxPolicy {
     pub allow_private_network: bool,
     pub allow_plain_http: bool,
     pub allow_plain_ldap: bool,
+    /// Whom outgoing TLS trusts (`ROLLCALL_PLUGIN_EXTRA_CA_FILE`).
+    pub tls: TlsTrust,
 }
 
 /// Optional narrowing of the platform policy, as a manifest or a grant
@@ -290,6 +306,7 @@ impl SandboxPolicy {
             allow_private_network: false,
             allow_plain_http: false,
             allow_plain_ldap: false,
+            tls: TlsTrust::webpki(),
         };
         for (key, env, _) in SWITCHES {
             if let Some(v) = lookup(env) {
@@ -300,6 +317,16 @@ impl SandboxPolicy {
                     _ => policy.allow_plain_ldap = on,
                 }
             }
+        }
+        let ca_env = FILES[0].0;
+        if let Some(path) = lookup(ca_env).filter(|p| !p.trim().is_empty()) {
+            policy.tls = TlsTrust::with_extra_ca_file(std::path::Path::new(path.trim())).map_err(
+                |reason| PolicyError::BadFile {
+                    env: ca_env,
+                    path: path.chars().take(200).collect(),
+                    reason,
+                },
+            )?;
         }
         Ok(policy)
     }
@@ -395,5 +422,23 @@ mod tests {
             (k == "ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP").then(|| "maybe".into())
         });
         assert!(matches!(switch, Err(PolicyError::NotABool { .. })));
+    }
+
+    #[test]
+    fn an_unusable_extra_ca_file_names_the_variable() {
+        let missing = SandboxPolicy::from_lookup(&|k| {
+            (k == "ROLLCALL_PLUGIN_EXTRA_CA_FILE").then(|| "/nonexistent/ca.pem".into())
+        });
+        let message = missing.unwrap_err().to_string();
+        assert!(
+            message.starts_with(
+                "ROLLCALL_PLUGIN_EXTRA_CA_FILE: cannot use '/nonexistent/ca.pem': cannot read it"
+            ),
+            "{message}"
+        );
+        let unset = SandboxPolicy::from_lookup(&|k| {
+            (k == "ROLLCALL_PLUGIN_EXTRA_CA_FILE").then(|| " ".into())
+        });
+        assert_eq!(unset.unwrap().tls.extra_ca_count(), 0);
     }
 }
