@@ -292,7 +292,6 @@ async fn deprovisioning_end_to_end(backend: Backend) {
             "{installation}: nothing dead-lettered"
         );
     }
-
 }
 
 both_backends!(deprovisioning_end_to_end);
