@@ -160,6 +160,34 @@ async fn installations_are_validated_and_scoped(backend: Backend) {
         r.body["message"],
         "a connector plugin is bound to a directory: directory_id is required"
     );
+    // A `plugin:<id>` directory takes that connector only.
+    let custom = app.create_directory(&org, "plugin:acme-hr").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = create(json!({"plugin": "static-directory@0.1.0", "organization_id": org, "directory_id": custom, "config": {"users": []}})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(
+        r.body["message"],
+        format!(
+            "directory {custom} has type plugin:acme-hr; bind the acme-hr connector to it, not static-directory"
+        )
+    );
+    let static_dir = app.create_directory(&org, "plugin:static-directory").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = create(json!({"plugin": "static-directory@0.1.0", "organization_id": org, "directory_id": static_dir, "config": {"users": []}})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let bound = r.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/plugin_installations/{bound}"),
+            None,
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
     let r = create(json!({"plugin": "static-directory@0.1.0", "organization_id": org, "directory_id": directory, "config": {"users": "nope"}})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(

@@ -268,6 +268,18 @@ pub async fn create_installation(
             "a connector plugin is bound to a directory: directory_id is required".into(),
         ));
     }
+    if manifest.kind == PluginKind::Connector
+        && let Some(directory_id) = &request.directory_id
+        && let Some(directory) = store.get_directory(directory_id).await?
+        && let rollcall_core::directory::DirectoryType::Plugin(full) = &directory.directory_type
+        && let wanted = full.strip_prefix("plugin:").unwrap_or(full)
+        && wanted != manifest.id
+    {
+        return Err(RegistryError::Invalid(format!(
+            "directory {directory_id} has type plugin:{wanted}; bind the {wanted} connector to it, not {}",
+            manifest.id
+        )));
+    }
     check_config(&manifest, &request.config)?;
     check_grants(&manifest, &request.grants)?;
     check_credentials(&manifest, &request.credentials)?;
