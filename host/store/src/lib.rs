@@ -17,6 +17,7 @@ mod directories;
 pub mod directory_state;
 mod error;
 mod events;
+mod fanout;
 mod groups;
 mod lifecycle_executions;
 mod organizations;

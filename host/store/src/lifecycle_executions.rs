@@ -16,9 +16,10 @@ use utoipa::ToSchema;
 
 use crate::backend::{BackendKind, Store};
 use crate::error::StoreError;
+use crate::fanout::{Queue, Subscriber, insert_pending, wanted_range};
 use crate::page::{Page, PageRequest};
 use crate::sql::{Arg, Sql};
-use crate::webhook_deliveries::{truncate, type_filter};
+use crate::webhook_deliveries::truncate;
 
 /// Longest detail or error kept per attempt.
 const MAX_DETAIL_LEN: usize = 1000;
@@ -178,15 +179,6 @@ impl TryFrom<ExecutionRow> for LifecycleExecution {
 }
 
 #[derive(sqlx::FromRow)]
-struct Subscriber {
-    id: String,
-    organization_id: String,
-    directory_id: Option<String>,
-    event_types: Json<Vec<EventType>>,
-    cursor_seq: Option<i64>,
-}
-
-#[derive(sqlx::FromRow)]
 struct ClaimRow {
     installation_id: String,
     event_id: String,
@@ -194,20 +186,10 @@ struct ClaimRow {
     round_start: i64,
 }
 
-/// The events an installation wants in `(after, upto]`.
-fn wanted_range(sql: &mut Sql, sub: &Subscriber, after: i64, upto: i64) {
-    sql.and(
-        "organization_id",
-        "=",
-        Arg::Text(sub.organization_id.clone()),
-    );
-    if let Some(dir) = &sub.directory_id {
-        sql.and("directory_id", "=", Arg::Text(dir.clone()));
-    }
-    sql.and("seq", ">", Arg::Int(after));
-    sql.and("seq", "<=", Arg::Int(upto));
-    type_filter(sql, "type", &sub.event_types.0);
-}
+const LIFECYCLE_SELECT_SQLITE: &str = "SELECT id, organization_id, directory_id, event_types, cursor_seq \
+     FROM plugin_installations WHERE kind = 'lifecycle' AND enabled = 1";
+const LIFECYCLE_SELECT_POSTGRES: &str = "SELECT id, organization_id, directory_id, event_types, cursor_seq \
+     FROM plugin_installations WHERE kind = 'lifecycle' AND enabled = TRUE";
 
 impl Store {
     /// The SQL for an event's subject: the user it is about, else its own id
@@ -221,99 +203,24 @@ impl Store {
         }
     }
 
+    /// Lifecycle installations and their executions, for [`Store::fan_out`].
+    fn lifecycle_queue(&self) -> Queue {
+        Queue {
+            subscribers: "plugin_installations",
+            select: match self.kind() {
+                BackendKind::Sqlite => LIFECYCLE_SELECT_SQLITE,
+                BackendKind::Postgres => LIFECYCLE_SELECT_POSTGRES,
+            },
+            table: "lifecycle_executions",
+            owner_column: "installation_id",
+            extra: Some(("subject", self.subject_expression())),
+        }
+    }
+
     /// Turns new events into pending executions for every enabled lifecycle
     /// installation that wants them (at most `limit` per installation).
     pub async fn fan_out_lifecycle(&self, limit: u32) -> Result<u64, StoreError> {
-        let now = Timestamp::now().as_micros();
-        let mut tx = self.begin().await?;
-        let subscribers: Vec<Subscriber> = on_tx!(&mut tx, |conn| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT id, organization_id, directory_id, event_types, cursor_seq FROM plugin_installations \
-                 WHERE kind = 'lifecycle' AND enabled = $1 ORDER BY id{}",
-                match self.kind() {
-                    BackendKind::Postgres => " FOR UPDATE SKIP LOCKED",
-                    BackendKind::Sqlite => "",
-                }
-            )))
-            .bind(true)
-            .fetch_all(&mut *conn)
-            .await?
-        });
-        if subscribers.is_empty() {
-            tx.commit().await?;
-            return Ok(0);
-        }
-        let head: i64 = on_tx!(&mut tx, |conn| {
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&mut *conn)
-                .await?
-        });
-        let mut created = 0;
-        for sub in subscribers {
-            // Installations made before lifecycle dispatch existed start now.
-            let from = sub.cursor_seq.unwrap_or(head);
-            if from >= head {
-                if sub.cursor_seq.is_none() {
-                    self.move_lifecycle_cursor(&mut tx, &sub.id, head).await?;
-                }
-                continue;
-            }
-            let mut probe =
-                Sql::new("SELECT COUNT(*), MAX(seq) FROM (SELECT seq FROM events WHERE 1=1");
-            wanted_range(&mut probe, &sub, from, head);
-            let p_limit = probe.arg(Arg::Int(i64::from(limit)));
-            probe.push(&format!(" ORDER BY seq LIMIT {p_limit}) t"));
-            let (count, last): (i64, Option<i64>) = on_tx!(&mut tx, |conn| {
-                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(probe.text)), probe.args)
-                    .fetch_one(&mut *conn)
-                    .await?
-            });
-            let cursor = match last {
-                Some(last) if count >= i64::from(limit) => last,
-                _ => head,
-            };
-            if count > 0 {
-                let mut insert = Sql::new("");
-                let p_inst = insert.arg(Arg::Text(sub.id.clone()));
-                let p_now = insert.arg(Arg::Int(now));
-                insert.push(&format!(
-                    "INSERT INTO lifecycle_executions (installation_id, event_id, event_seq, event_type, subject, \
-                     state, next_attempt_at, created_at, updated_at) \
-                     SELECT {p_inst}, id, seq, type, {}, 'pending', {p_now}, {p_now}, {p_now} FROM events WHERE 1=1",
-                    self.subject_expression()
-                ));
-                wanted_range(&mut insert, &sub, from, cursor);
-                insert.push(" ON CONFLICT DO NOTHING");
-                created += on_tx!(&mut tx, |conn| {
-                    bind_args!(sqlx::query(sqlx::AssertSqlSafe(insert.text)), insert.args)
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected()
-                });
-            }
-            self.move_lifecycle_cursor(&mut tx, &sub.id, cursor).await?;
-        }
-        tx.commit().await?;
-        Ok(created)
-    }
-
-    async fn move_lifecycle_cursor(
-        &self,
-        tx: &mut crate::backend::Tx,
-        id: &str,
-        cursor: i64,
-    ) -> Result<(), StoreError> {
-        on_tx!(tx, |conn| {
-            sqlx::query(
-                "UPDATE plugin_installations SET cursor_seq = $2 \
-                 WHERE id = $1 AND (cursor_seq IS NULL OR cursor_seq < $2)",
-            )
-            .bind(id)
-            .bind(cursor)
-            .execute(&mut *conn)
-            .await?;
-        });
-        Ok(())
+        self.fan_out(&self.lifecycle_queue(), limit).await
     }
 
     /// Claims up to `limit` due executions of enabled installations — for
@@ -630,15 +537,7 @@ impl Store {
             event_types: Json(installation.events.clone()),
             cursor_seq: cursor,
         };
-        let mut sql = Sql::new("");
-        let p_inst = sql.arg(Arg::Text(installation_id.to_owned()));
-        let p_now = sql.arg(Arg::Int(now));
-        sql.push(&format!(
-            "INSERT INTO lifecycle_executions (installation_id, event_id, event_seq, event_type, subject, \
-             state, next_attempt_at, created_at, updated_at) \
-             SELECT {p_inst}, id, seq, type, {}, 'pending', {p_now}, {p_now}, {p_now} FROM events WHERE 1=1",
-            self.subject_expression()
-        ));
+        let (mut sql, p_now) = insert_pending(&self.lifecycle_queue(), installation_id, now);
         wanted_range(&mut sql, &sub, from.seq - 1, cursor.unwrap_or(0));
         sql.push(&format!(
             " ON CONFLICT (installation_id, event_id) DO UPDATE SET state = 'pending', next_attempt_at = {p_now}, \

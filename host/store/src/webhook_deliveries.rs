@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use crate::backend::{BackendKind, Store};
 use crate::error::StoreError;
+use crate::fanout::{Queue, Subscriber, insert_pending, wanted_range};
 use crate::page::{Page, PageRequest};
 use crate::sql::{Arg, Sql};
 
@@ -193,14 +194,6 @@ struct ClaimRow {
     round_start: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct FanoutRow {
-    id: String,
-    organization_id: String,
-    event_types: Json<Vec<EventType>>,
-    cursor_seq: i64,
-}
-
 pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
@@ -212,112 +205,22 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
     text[..end].to_owned()
 }
 
-/// The events an endpoint wants in `(after, upto]`.
-fn fanout_range(sql: &mut Sql, ep: &FanoutRow, after: i64, upto: i64) {
-    sql.and(
-        "organization_id",
-        "=",
-        Arg::Text(ep.organization_id.clone()),
-    );
-    sql.and("seq", ">", Arg::Int(after));
-    sql.and("seq", "<=", Arg::Int(upto));
-    type_filter(sql, "type", &ep.event_types.0);
-}
-
-/// `type IN ($n, …)` for an endpoint's filter; empty when it wants all.
-pub(crate) fn type_filter(sql: &mut Sql, column: &str, types: &[EventType]) {
-    if types.is_empty() {
-        return;
-    }
-    let ps: Vec<String> = types
-        .iter()
-        .map(|t| sql.arg(Arg::Text(t.as_str().to_owned())))
-        .collect();
-    sql.push(&format!(" AND {column} IN ({})", ps.join(", ")));
-}
+/// Webhook endpoints and their deliveries, for [`Store::fan_out`].
+const QUEUE: Queue = Queue {
+    subscribers: "webhook_endpoints",
+    select: "SELECT id, organization_id, CAST(NULL AS TEXT) AS directory_id, event_types, cursor_seq \
+             FROM webhook_endpoints WHERE state = 'enabled'",
+    table: "webhook_deliveries",
+    owner_column: "endpoint_id",
+    extra: None,
+};
 
 impl Store {
-    fn skip_locked(&self) -> &'static str {
-        match self.kind() {
-            BackendKind::Postgres => " FOR UPDATE SKIP LOCKED",
-            BackendKind::Sqlite => "",
-        }
-    }
-
     /// Turns new events into pending deliveries for every enabled endpoint
     /// that wants them, at most `limit` events per endpoint. Answers how
     /// many deliveries were created.
     pub async fn fan_out_webhooks(&self, limit: u32) -> Result<u64, StoreError> {
-        let now = Timestamp::now().as_micros();
-        let mut tx = self.begin().await?;
-        let endpoints: Vec<FanoutRow> = on_tx!(&mut tx, |conn| {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT id, organization_id, event_types, cursor_seq FROM webhook_endpoints \
-                 WHERE state = 'enabled' ORDER BY id{}",
-                self.skip_locked()
-            )))
-            .fetch_all(&mut *conn)
-            .await?
-        });
-        if endpoints.is_empty() {
-            tx.commit().await?;
-            return Ok(0);
-        }
-        // Every event up to `head` is committed (the log's seq order is its
-        // commit order), so a cursor may move up to it.
-        let head: i64 = on_tx!(&mut tx, |conn| {
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&mut *conn)
-                .await?
-        });
-        let mut created = 0;
-        for ep in endpoints {
-            if ep.cursor_seq >= head {
-                continue;
-            }
-            // How far this batch reaches: `limit` wanted events, or the head.
-            let mut probe =
-                Sql::new("SELECT COUNT(*), MAX(seq) FROM (SELECT seq FROM events WHERE 1=1");
-            fanout_range(&mut probe, &ep, ep.cursor_seq, head);
-            let p_limit = probe.arg(Arg::Int(i64::from(limit)));
-            probe.push(&format!(" ORDER BY seq LIMIT {p_limit}) t"));
-            let (count, last): (i64, Option<i64>) = on_tx!(&mut tx, |conn| {
-                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(probe.text)), probe.args)
-                    .fetch_one(&mut *conn)
-                    .await?
-            });
-            let cursor = match last {
-                Some(last) if count >= i64::from(limit) => last,
-                _ => head,
-            };
-            if count > 0 {
-                let mut insert = Sql::new("");
-                let p_ep = insert.arg(Arg::Text(ep.id.clone()));
-                let p_now = insert.arg(Arg::Int(now));
-                insert.push(&format!(
-                    "INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, event_type, state, \
-                     next_attempt_at, created_at, updated_at) \
-                     SELECT {p_ep}, id, seq, type, 'pending', {p_now}, {p_now}, {p_now} FROM events WHERE 1=1"
-                ));
-                fanout_range(&mut insert, &ep, ep.cursor_seq, cursor);
-                insert.push(" ON CONFLICT DO NOTHING");
-                created += on_tx!(&mut tx, |conn| {
-                    bind_args!(sqlx::query(sqlx::AssertSqlSafe(insert.text)), insert.args)
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected()
-                });
-            }
-            on_tx!(&mut tx, |conn| {
-                sqlx::query("UPDATE webhook_endpoints SET cursor_seq = $2 WHERE id = $1 AND cursor_seq < $2")
-                    .bind(&ep.id)
-                    .bind(cursor)
-                    .execute(&mut *conn)
-                    .await?;
-            });
-        }
-        tx.commit().await?;
-        Ok(created)
+        self.fan_out(&QUEUE, limit).await
     }
 }
 
@@ -647,22 +550,16 @@ impl Store {
                 .fetch_one(&mut *conn)
                 .await?
         });
-        let mut sql = Sql::new("");
-        let p_ep = sql.arg(Arg::Text(endpoint_id.to_owned()));
-        let p_now = sql.arg(Arg::Int(now));
-        sql.push(&format!(
-            "INSERT INTO webhook_deliveries (endpoint_id, event_id, event_seq, event_type, state, \
-             next_attempt_at, created_at, updated_at) \
-             SELECT {p_ep}, id, seq, type, 'pending', {p_now}, {p_now}, {p_now} FROM events WHERE 1=1"
-        ));
-        let ep = FanoutRow {
+        let (mut sql, p_now) = insert_pending(&QUEUE, endpoint_id, now);
+        let sub = Subscriber {
             id: endpoint.id.clone(),
             organization_id: endpoint.organization_id.clone(),
+            directory_id: None,
             event_types: Json(endpoint.events.clone()),
-            cursor_seq: cursor,
+            cursor_seq: Some(cursor),
         };
         // Events past the cursor are fanned out by the worker anyway.
-        fanout_range(&mut sql, &ep, from.seq - 1, cursor);
+        wanted_range(&mut sql, &sub, from.seq - 1, cursor);
         sql.push(&format!(
             " ON CONFLICT (endpoint_id, event_id) DO UPDATE SET state = 'pending', next_attempt_at = {p_now}, \
              round_start = webhook_deliveries.attempts, lease_until = NULL, updated_at = {p_now}"
