@@ -11,8 +11,11 @@
 //! - [`ldap_server`]: a fake LDAP server for the `ldap` host import,
 //!   plain, LDAPS or StartTLS.
 //! - [`test_ca`]: a throwaway CA and a server certificate it signed.
+//! - [`fake_directory`]: a generated, mutable directory with a change log
+//!   that the fake provider APIs serve.
 
 pub mod demo_app;
+pub mod fake_directory;
 pub mod guests;
 pub mod http;
 pub mod ldap_server;
