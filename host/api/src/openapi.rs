@@ -8,8 +8,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 use crate::routes::{
-    admin_keys, directories, directory_groups, directory_tokens, directory_users, events,
-    lifecycle_executions, organizations, plugins, scim_admin, webhook_endpoints,
+    admin_keys, directories, directory_groups, directory_sync, directory_tokens, directory_users,
+    events, lifecycle_executions, organizations, plugins, scim_admin, webhook_endpoints,
 };
 
 #[derive(OpenApi)]
@@ -54,6 +54,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(organizations::router())
         .merge(directories::router())
+        .merge(directory_sync::router())
         .merge(directory_tokens::router())
         .merge(directory_users::router())
         .merge(directory_groups::router())

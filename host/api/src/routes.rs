@@ -3,6 +3,7 @@
 pub mod admin_keys;
 pub mod directories;
 pub mod directory_groups;
+pub mod directory_sync;
 pub mod directory_tokens;
 pub mod directory_users;
 pub mod events;

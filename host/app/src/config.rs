@@ -148,6 +148,30 @@ pub const SETTINGS: &[Setting] = &[
         help: "lifecycle actions running at once per process (1 to 1024)",
     },
     Setting {
+        key: "sync_concurrency",
+        env: "ROLLCALL_SYNC_CONCURRENCY",
+        default: Some("4"),
+        help: "pull-sync runs working at once over all replicas (0 disables pull sync on this process; up to 256)",
+    },
+    Setting {
+        key: "sync_per_organization",
+        env: "ROLLCALL_SYNC_PER_ORGANIZATION",
+        default: Some("2"),
+        help: "pull-sync runs working at once per organization (1 to 64)",
+    },
+    Setting {
+        key: "sync_interval_minutes",
+        env: "ROLLCALL_SYNC_INTERVAL_MINUTES",
+        default: Some("30"),
+        help: "minutes between scheduled runs of a pull directory without its own sync_interval_minutes setting (1 to 10080)",
+    },
+    Setting {
+        key: "sync_page_size",
+        env: "ROLLCALL_SYNC_PAGE_SIZE",
+        default: Some("500"),
+        help: "users, groups or members asked of a connector per page (10 to 1000; connectors may return fewer)",
+    },
+    Setting {
         key: "event_retention_days",
         env: "ROLLCALL_EVENT_RETENTION_DAYS",
         default: Some("30"),
@@ -192,6 +216,7 @@ pub struct Config {
     pub scim: rollcall_api::scim::ScimSettings,
     pub webhooks: rollcall_sync::WebhookSettings,
     pub lifecycle: rollcall_sync::LifecycleSettings,
+    pub sync: rollcall_sync::PullSettings,
     pub event_retention: std::time::Duration,
     /// The plugin sandbox's platform limits (`ROLLCALL_PLUGIN_*`, see
     /// `rollcall_runtime::policy`).
@@ -487,12 +512,20 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
         concurrency: number("lifecycle_concurrency", 1, 1024)? as usize,
         ..rollcall_sync::LifecycleSettings::default()
     };
+    let sync = rollcall_sync::PullSettings {
+        concurrency: number("sync_concurrency", 0, 256)? as u32,
+        per_organization: number("sync_per_organization", 1, 64)? as u32,
+        default_interval_minutes: number("sync_interval_minutes", 1, 10_080)? as u32,
+        page_size: number("sync_page_size", 10, 1000)? as u32,
+        ..rollcall_sync::PullSettings::default()
+    };
     let event_retention =
         std::time::Duration::from_secs(number("event_retention_days", 1, 3650)? * 86_400);
     Ok(Config {
         scim,
         webhooks,
         lifecycle,
+        sync,
         event_retention,
         listen,
         data_dir,

@@ -59,6 +59,8 @@ pub async fn run(config: Config) -> Result<()> {
         config.lifecycle.clone(),
     );
     let lifecycle_task = tokio::spawn(lifecycle.run(stopped.clone()));
+    let pull = rollcall_sync::PullWorker::new(store.clone(), plugins.clone(), config.sync.clone());
+    let pull_task = tokio::spawn(pull.run(stopped.clone()));
     let retention_task = tokio::spawn(rollcall_sync::retention::run(
         store.clone(),
         config.event_retention,
@@ -73,6 +75,7 @@ pub async fn run(config: Config) -> Result<()> {
     let _ = stop.send(true);
     let _ = webhook_task.await;
     let _ = lifecycle_task.await;
+    let _ = pull_task.await;
     let _ = retention_task.await;
     tracing::info!("shutting down: closing the database");
     store.close().await;

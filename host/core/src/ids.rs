@@ -22,6 +22,7 @@ pub enum IdKind {
     WebhookEndpoint,
     /// A batched webhook request (several events in one body).
     WebhookMessage,
+    SyncRun,
 }
 
 impl IdKind {
@@ -39,6 +40,7 @@ impl IdKind {
             IdKind::PluginInstallation => "plugin_installation",
             IdKind::WebhookEndpoint => "webhook_endpoint",
             IdKind::WebhookMessage => "msg",
+            IdKind::SyncRun => "sync_run",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod organization;
 pub mod scim;
 pub mod sealed;
+pub mod sync_settings;
 pub mod time;
 pub mod token;
 pub mod webhook;

@@ -60,7 +60,17 @@ fn check_size(field: &str, value: &Map<String, Value>, max: usize) -> Result<(),
     Ok(())
 }
 
-fn directory_event(event: EventType, directory: &Directory) -> NewEvent {
+/// The pull-sync keys of `settings` must be valid (other keys are free).
+fn check_sync_settings(settings: &Map<String, Value>) -> Result<(), StoreError> {
+    rollcall_core::sync_settings::DirectorySyncSettings::parse(
+        settings,
+        rollcall_core::sync_settings::DEFAULT_INTERVAL_MINUTES,
+    )
+    .map(|_| ())
+    .map_err(StoreError::Invalid)
+}
+
+pub(crate) fn directory_event(event: EventType, directory: &Directory) -> NewEvent {
     NewEvent {
         event,
         organization_id: directory.organization_id.clone(),
@@ -77,6 +87,7 @@ impl Store {
         let name = check_name(&new.name)?;
         let domain = check_domain(new.domain)?;
         check_size("settings", &new.settings, MAX_SETTINGS_BYTES)?;
+        check_sync_settings(&new.settings)?;
         check_size("secrets", &new.secrets, MAX_SECRETS_BYTES)?;
         if self.get_organization(&new.organization_id).await?.is_none() {
             return Err(StoreError::NotFound("organization"));
@@ -187,6 +198,7 @@ impl Store {
         let settings = match update.settings {
             Some(s) => {
                 check_size("settings", &s, MAX_SETTINGS_BYTES)?;
+                check_sync_settings(&s)?;
                 s
             }
             None => current.settings.clone(),

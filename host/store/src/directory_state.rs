@@ -10,7 +10,10 @@
 
 mod groups;
 mod members;
+mod sync;
 mod users;
+
+pub use sync::{SyncChange, SyncPage};
 
 use rollcall_core::Timestamp;
 use rollcall_core::directory::{Directory, DirectoryState};

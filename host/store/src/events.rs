@@ -63,6 +63,45 @@ pub(crate) async fn append(tx: &mut Tx, events: Vec<NewEvent>) -> Result<Vec<Eve
     Ok(stored)
 }
 
+/// Appends many events with multi-row inserts (pull sync pages), in the
+/// given order. Nothing is returned: callers that need the stored events
+/// use [`append`].
+pub(crate) async fn append_many(tx: &mut Tx, mut events: Vec<NewEvent>) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    tx.lock_event_log().await?;
+    let now = Timestamp::now().as_micros();
+    // 6 arguments per row; well under both backends' parameter limits.
+    while !events.is_empty() {
+        let rest = events.split_off(events.len().min(500));
+        let chunk = std::mem::replace(&mut events, rest);
+        let mut sql = Sql::new(
+            "INSERT INTO events (id, type, organization_id, directory_id, data, created_at) VALUES ",
+        );
+        for (i, e) in chunk.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            let row = sql.tuple([
+                Arg::Text(new_id(IdKind::Event)),
+                Arg::Text(e.event.as_str().to_owned()),
+                Arg::Text(e.organization_id),
+                Arg::OptText(e.directory_id),
+                Arg::Json(e.data),
+                Arg::Int(now),
+            ]);
+            sql.push(&row);
+        }
+        on_tx!(&mut *tx, |conn| {
+            bind_args!(sqlx::query(AssertSqlSafe(sql.text)), sql.args)
+                .execute(&mut *conn)
+                .await?;
+        });
+    }
+    Ok(())
+}
+
 impl Store {
     /// Events in log order (oldest first) after the cursor, filtered.
     pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {

@@ -15,6 +15,7 @@ mod sql;
 mod admin_keys;
 mod directories;
 pub mod directory_state;
+mod directory_sync;
 mod error;
 mod events;
 mod fanout;
@@ -31,6 +32,7 @@ mod scim_refs;
 mod scim_requests;
 mod scim_schemas;
 mod scim_tokens;
+mod sync_runs;
 mod users;
 mod webhook_deliveries;
 mod webhook_endpoints;
@@ -39,6 +41,8 @@ mod write_batcher;
 pub use admin_keys::{AdminKey, AdminKeyScope};
 pub use backend::{BackendKind, PoolStats, SqliteSync, Store, StoreOptions};
 pub use directories::CreatedDirectory;
+pub use directory_state::{SyncChange, SyncPage};
+pub use directory_sync::DirectorySync;
 pub use error::StoreError;
 pub use events::EventFilter;
 pub use groups::GroupFilter;
@@ -58,6 +62,9 @@ pub use scim_refs::RefPair;
 pub use scim_requests::ScimRequestLog;
 pub use scim_schemas::{MAX_CUSTOM_SCHEMAS, StoredScimSchema};
 pub use scim_tokens::{MAX_GRACE_SECONDS, ScimToken, TokenStatus};
+pub use sync_runs::{
+    ClaimLimits, RunEnd, SyncCounts, SyncMode, SyncPhase, SyncRun, SyncStatus, SyncTrigger,
+};
 pub use users::UserFilter;
 pub use webhook_deliveries::{
     AttemptOutcome, AttemptRecord, DeliveryState, DueDelivery, MAX_EXCERPT_BYTES, WebhookAttempt,

@@ -6,6 +6,10 @@
 pub(crate) enum Arg {
     Text(String),
     Int(i64),
+    OptText(Option<String>),
+    OptInt(Option<i64>),
+    Blob(Vec<u8>),
+    Json(serde_json::Value),
 }
 
 #[derive(Default)]
@@ -33,6 +37,13 @@ impl Sql {
         format!("${}", self.args.len())
     }
 
+    /// Adds arguments and returns `($a, $b, …)`, for `IN` lists and rows
+    /// of a multi-row `VALUES`.
+    pub fn tuple(&mut self, args: impl IntoIterator<Item = Arg>) -> String {
+        let placeholders: Vec<String> = args.into_iter().map(|a| self.arg(a)).collect();
+        format!("({})", placeholders.join(", "))
+    }
+
     /// Appends ` AND <column> <op> $n`.
     pub fn and(&mut self, column: &str, op: &str, arg: Arg) -> &mut Self {
         let p = self.arg(arg);
@@ -49,6 +60,10 @@ macro_rules! bind_args {
             q = match arg {
                 $crate::sql::Arg::Text(s) => q.bind(s),
                 $crate::sql::Arg::Int(i) => q.bind(i),
+                $crate::sql::Arg::OptText(s) => q.bind(s),
+                $crate::sql::Arg::OptInt(i) => q.bind(i),
+                $crate::sql::Arg::Blob(b) => q.bind(b),
+                $crate::sql::Arg::Json(v) => q.bind(sqlx::types::Json(v)),
             };
         }
         q

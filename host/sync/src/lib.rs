@@ -7,6 +7,9 @@
 //! - [`lifecycle`]: runs lifecycle-action plugins on the events their
 //!   installations subscribe to, in order per user, with retries per the
 //!   plugin's error variant and a dead-letter state.
+//! - [`pull`]: the pull-sync scheduler and workers: connector plugins
+//!   read providers' APIs; runs reconcile page by page, resumable after a
+//!   crash, shared by any number of replicas.
 //! - [`retention`]: prunes events (and their deliveries) past the
 //!   retention period.
 //!
@@ -14,9 +17,11 @@
 //! `tokio::sync::watch::Receiver<bool>` that turns `true` on shutdown.
 
 pub mod lifecycle;
+pub mod pull;
 mod recorder;
 pub mod retention;
 pub mod webhooks;
 
 pub use lifecycle::{LifecycleDispatcher, LifecycleSettings};
+pub use pull::{PullSettings, PullWorker, RunDriver, RunResult};
 pub use webhooks::{WebhookSettings, WebhookWorker};

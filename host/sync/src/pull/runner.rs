@@ -1,0 +1,522 @@
+//! Driving one sync run: the directory's connector instance (one instance
+//! serves every page of the run), page after page, each committed with the
+//! run's new position; then the run's end or its deferral per the error.
+//!
+//! A full pass asks the connector for a checkpoint first (`changes(none)`:
+//! "from now on"), then lists users, groups and each group's members,
+//! marking everything it sees; only when all of that is in does it remove
+//! what was not seen. An incremental run reads `changes` from the stored
+//! checkpoint until the connector has no more; an expired checkpoint
+//! (`not-found`) turns it into a full pass.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rollcall_core::Timestamp;
+use rollcall_core::directory::{Directory, Ingress};
+use rollcall_core::sync_settings::DirectorySyncSettings;
+use rollcall_runtime::registry::prepare_installation;
+use rollcall_runtime::{Change, ConnectorInstance, InvokeError, PluginError, Runtime};
+use rollcall_store::{
+    RunEnd, Store, StoreError, SyncChange, SyncMode, SyncPage, SyncPhase, SyncRun,
+};
+
+use super::outcome::{Next, classify};
+use super::settings::PullSettings;
+
+/// Memberships, groups or users removed per transaction after a full pass.
+const REMOVAL_BATCH: u32 = 500;
+
+/// How a run attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunResult {
+    Succeeded(SyncRun),
+    Failed(SyncRun),
+    /// Given back to the queue to continue later (rate limit, retry).
+    Deferred(SyncRun),
+    /// Stopped by shutdown, or the lease went to another worker.
+    Stopped,
+}
+
+/// Why a step stopped.
+enum Stop {
+    Invoke(InvokeError),
+    Store(StoreError),
+    /// A failure that is not the connector's (no connector bound …).
+    Fail(&'static str, String),
+    Interrupted,
+}
+
+impl From<InvokeError> for Stop {
+    fn from(e: InvokeError) -> Self {
+        Stop::Invoke(e)
+    }
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Store(e)
+    }
+}
+
+/// Runs sync runs; shared by the background worker and `rollcall sync run`.
+#[derive(Clone)]
+pub struct RunDriver {
+    pub store: Store,
+    pub runtime: Arc<Runtime>,
+    pub settings: PullSettings,
+}
+
+impl RunDriver {
+    /// Works on `run` (claimed by `owner`) until it ends, is deferred, or
+    /// `stop` is set; records the outcome. `progress` sees the run after
+    /// every committed page.
+    pub async fn execute(
+        &self,
+        mut run: SyncRun,
+        owner: &str,
+        stop: &AtomicBool,
+        progress: &(dyn Fn(&SyncRun) + Send + Sync),
+    ) -> RunResult {
+        let directory = match self.store.get_directory(&run.directory_id).await {
+            Ok(Some(d)) => d,
+            Ok(None) => return RunResult::Stopped,
+            Err(e) => return self.after_error(run, owner, Stop::Store(e)).await,
+        };
+        let settings = DirectorySyncSettings::parse(
+            &directory.settings,
+            self.settings.default_interval_minutes,
+        )
+        .unwrap_or_else(|e| {
+            tracing::warn!(directory = %directory.id, error = %e, "ignoring invalid sync settings");
+            DirectorySyncSettings::defaults(self.settings.default_interval_minutes)
+        });
+        let result = self
+            .drive(&mut run, &directory, &settings, owner, stop, progress)
+            .await;
+        match result {
+            Ok(()) => {
+                let next = next_slot(&settings);
+                match self
+                    .store
+                    .finish_sync_run(&run, owner, RunEnd::Succeeded, next)
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::info!(
+                            run = %run.id, directory = %run.directory_id, mode = run.mode.as_str(),
+                            pages = run.pages, "sync run succeeded"
+                        );
+                        match self.store.get_sync_run(&run.id).await {
+                            Ok(Some(r)) => RunResult::Succeeded(r),
+                            _ => RunResult::Succeeded(run),
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(run = %run.id, error = %e, "could not finish sync run");
+                        RunResult::Stopped
+                    }
+                }
+            }
+            Err(stop) => self.after_error(run, owner, stop).await,
+        }
+    }
+
+    async fn after_error(&self, run: SyncRun, owner: &str, stop: Stop) -> RunResult {
+        let next = match stop {
+            Stop::Interrupted => return RunResult::Stopped,
+            Stop::Store(StoreError::Conflict(m)) if m.contains("lease") => {
+                tracing::warn!(run = %run.id, "sync run lease lost; another worker continues it");
+                return RunResult::Stopped;
+            }
+            Stop::Store(StoreError::NotFound("directory")) => Next::Fail {
+                kind: "directory_deleted",
+                message: "the directory was deleted".into(),
+                invalid_credentials: false,
+                attention: false,
+            },
+            Stop::Store(e) => Next::Retry {
+                kind: "database",
+                message: e.to_string(),
+            },
+            Stop::Invoke(e) => classify(&e),
+            Stop::Fail(kind, message) => Next::Fail {
+                kind,
+                message,
+                invalid_credentials: false,
+                attention: true,
+            },
+        };
+        let (not_before, reason, count) = match next {
+            Next::Wait {
+                after,
+                kind,
+                message,
+            } => (
+                Timestamp::now().plus_seconds(after.as_secs().max(1) as i64),
+                (kind, message),
+                false,
+            ),
+            Next::Retry { kind, message } if run.attempts + 1 < self.settings.max_attempts => {
+                let wait = self.settings.backoff_after(run.attempts + 1);
+                (
+                    Timestamp::from_micros(Timestamp::now().as_micros() + wait.as_micros() as i64),
+                    (kind, message),
+                    true,
+                )
+            }
+            Next::Retry { kind, message } => {
+                let message = format!(
+                    "{message} (gave up after {} attempts)",
+                    self.settings.max_attempts
+                );
+                return self.fail(run, owner, kind, message, false, false).await;
+            }
+            Next::Fail {
+                kind,
+                message,
+                invalid_credentials,
+                attention,
+            } => {
+                return self
+                    .fail(run, owner, kind, message, invalid_credentials, attention)
+                    .await;
+            }
+        };
+        tracing::info!(
+            run = %run.id, directory = %run.directory_id, kind = reason.0, error = %reason.1,
+            "sync run deferred"
+        );
+        if let Err(e) = self
+            .store
+            .defer_sync_run(
+                &run.id,
+                owner,
+                not_before,
+                Some((reason.0, &reason.1)),
+                count,
+            )
+            .await
+        {
+            tracing::warn!(run = %run.id, error = %e, "could not defer sync run");
+            return RunResult::Stopped;
+        }
+        match self.store.get_sync_run(&run.id).await {
+            Ok(Some(r)) => RunResult::Deferred(r),
+            _ => RunResult::Deferred(run),
+        }
+    }
+
+    async fn fail(
+        &self,
+        run: SyncRun,
+        owner: &str,
+        kind: &str,
+        message: String,
+        invalid_credentials: bool,
+        attention: bool,
+    ) -> RunResult {
+        tracing::warn!(run = %run.id, directory = %run.directory_id, kind, error = %message, "sync run failed");
+        let settings = match self.store.get_directory(&run.directory_id).await {
+            Ok(Some(d)) => {
+                DirectorySyncSettings::parse(&d.settings, self.settings.default_interval_minutes)
+                    .ok()
+            }
+            _ => None,
+        }
+        .unwrap_or_else(|| DirectorySyncSettings::defaults(self.settings.default_interval_minutes));
+        let end = RunEnd::Failed {
+            kind: kind.to_owned(),
+            message,
+            invalid_credentials,
+            attention,
+        };
+        if let Err(e) = self
+            .store
+            .finish_sync_run(&run, owner, end, next_slot(&settings))
+            .await
+        {
+            tracing::warn!(run = %run.id, error = %e, "could not record the failed sync run");
+            return RunResult::Stopped;
+        }
+        match self.store.get_sync_run(&run.id).await {
+            Ok(Some(r)) => RunResult::Failed(r),
+            _ => RunResult::Failed(run),
+        }
+    }
+
+    async fn connector(&self, directory: &Directory) -> Result<ConnectorInstance, Stop> {
+        if directory.directory_type.ingress() != Ingress::Pull {
+            return Err(Stop::Fail(
+                "not_pull",
+                format!(
+                    "directory type {} is not synced by pulling",
+                    directory.directory_type
+                ),
+            ));
+        }
+        let installation = self
+            .store
+            .list_plugin_installations(None, Some(&directory.id))
+            .await?
+            .into_iter()
+            .find(|i| i.kind == "connector" && i.enabled)
+            .ok_or_else(|| {
+                Stop::Fail(
+                    "no_connector",
+                    "no enabled connector plugin installation is bound to this directory".into(),
+                )
+            })?;
+        let (plugin, ctx) = prepare_installation(&self.runtime, &self.store, &installation)
+            .await
+            .map_err(|e| Stop::Fail("invalid_config", e.to_string()))?;
+        Ok(self.runtime.connector(&plugin, ctx).await?)
+    }
+
+    async fn drive(
+        &self,
+        run: &mut SyncRun,
+        directory: &Directory,
+        settings: &DirectorySyncSettings,
+        owner: &str,
+        stop: &AtomicBool,
+        progress: &(dyn Fn(&SyncRun) + Send + Sync),
+    ) -> Result<(), Stop> {
+        let mut connector = self.connector(directory).await?;
+        let size = self.settings.page_size;
+        let removed = settings.removed_users;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(Stop::Interrupted);
+            }
+            match run.phase {
+                SyncPhase::Start => {
+                    let state = self.store.directory_sync(&directory.id).await?;
+                    let full_due =
+                        state
+                            .as_ref()
+                            .and_then(|s| s.last_full_sync_at)
+                            .is_none_or(|at| {
+                                Timestamp::now().as_micros() - at.as_micros()
+                                    >= i64::from(settings.full_interval_hours) * 3_600_000_000
+                            });
+                    match state.and_then(|s| s.checkpoint) {
+                        Some(checkpoint) if !run.force_full && !full_due => {
+                            run.mode = SyncMode::Incremental;
+                            run.phase = SyncPhase::Changes;
+                            run.checkpoint = Some(checkpoint);
+                            self.store
+                                .commit_sync_page(run, owner, SyncPage::Position, removed)
+                                .await?;
+                        }
+                        _ => self.start_full(run, owner, &mut connector).await?,
+                    }
+                }
+                SyncPhase::Users => {
+                    let page = connector.list_users(run.cursor.clone(), size).await?;
+                    match page.next_cursor {
+                        Some(next) => run.cursor = Some(next),
+                        None => {
+                            run.phase = SyncPhase::Groups;
+                            run.cursor = None;
+                        }
+                    }
+                    self.store
+                        .commit_sync_page(run, owner, SyncPage::Users(page.items), removed)
+                        .await?;
+                }
+                SyncPhase::Groups => {
+                    let page = connector.list_groups(run.cursor.clone(), size).await?;
+                    match page.next_cursor {
+                        Some(next) => run.cursor = Some(next),
+                        None => {
+                            run.phase = SyncPhase::Members;
+                            run.cursor = None;
+                            run.member_group = None;
+                        }
+                    }
+                    self.store
+                        .commit_sync_page(run, owner, SyncPage::Groups(page.items), removed)
+                        .await?;
+                }
+                SyncPhase::Members => {
+                    let generation = run.generation.unwrap_or_default();
+                    let Some(group) = run.member_group.clone() else {
+                        // Entering the phase: the first group of this pass.
+                        match self
+                            .store
+                            .next_member_group(&directory.id, generation, None)
+                            .await?
+                        {
+                            Some(first) => run.member_group = Some(first),
+                            None => run.phase = SyncPhase::Removing,
+                        }
+                        self.store
+                            .commit_sync_page(run, owner, SyncPage::Position, removed)
+                            .await?;
+                        continue;
+                    };
+                    let page = match connector
+                        .list_members(&group, run.cursor.clone(), size)
+                        .await
+                    {
+                        Ok(page) => page,
+                        // The group vanished since it was listed: no members.
+                        Err(InvokeError::Plugin(PluginError::NotFound(_))) => {
+                            rollcall_runtime::Page {
+                                items: Vec::new(),
+                                next_cursor: None,
+                            }
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    match page.next_cursor {
+                        Some(next) => run.cursor = Some(next),
+                        None => {
+                            run.cursor = None;
+                            match self
+                                .store
+                                .next_member_group(&directory.id, generation, Some(&group))
+                                .await?
+                            {
+                                Some(next) => run.member_group = Some(next),
+                                None => {
+                                    run.member_group = None;
+                                    run.phase = SyncPhase::Removing;
+                                }
+                            }
+                        }
+                    }
+                    let user_idp_ids = page
+                        .items
+                        .into_iter()
+                        .filter(|m| m.group_idp_id == group || m.group_idp_id.is_empty())
+                        .map(|m| m.user_idp_id)
+                        .collect();
+                    self.store
+                        .commit_sync_page(
+                            run,
+                            owner,
+                            SyncPage::Members {
+                                group_idp_id: group,
+                                user_idp_ids,
+                            },
+                            removed,
+                        )
+                        .await?;
+                }
+                SyncPhase::Removing => {
+                    let seen = run.counts.users_created
+                        + run.counts.users_updated
+                        + run.counts.users_unchanged
+                        + run.counts.users_skipped;
+                    if seen == 0 && self.directory_has_users(&directory.id).await? {
+                        return Err(Stop::Invoke(InvokeError::Plugin(PluginError::Permanent(
+                            "the connector listed no users in a complete pass; refusing to remove \
+                             every user of the directory (check the connector's configuration and \
+                             permissions)"
+                                .into(),
+                        ))));
+                    }
+                    while self
+                        .store
+                        .remove_unseen(run, owner, removed, REMOVAL_BATCH)
+                        .await?
+                    {
+                        progress(run);
+                        if stop.load(Ordering::Relaxed) {
+                            return Err(Stop::Interrupted);
+                        }
+                    }
+                    run.phase = SyncPhase::Done;
+                }
+                SyncPhase::Changes => {
+                    let checkpoint = run.checkpoint.clone();
+                    let page = match connector.changes(checkpoint.as_deref()).await {
+                        Ok(page) => page,
+                        Err(InvokeError::Plugin(PluginError::NotFound(m))) => {
+                            tracing::info!(
+                                run = %run.id, reason = %m,
+                                "checkpoint expired; running a full pass instead"
+                            );
+                            self.start_full(run, owner, &mut connector).await?;
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    run.checkpoint = Some(page.checkpoint);
+                    if !page.has_more {
+                        run.phase = SyncPhase::Done;
+                    }
+                    let changes = page.changes.into_iter().map(sync_change).collect();
+                    self.store
+                        .commit_sync_page(run, owner, SyncPage::Changes(changes), removed)
+                        .await?;
+                }
+                SyncPhase::Done => return Ok(()),
+            }
+            progress(run);
+        }
+    }
+
+    /// Begins a full pass: the connector's "from now on" checkpoint (none
+    /// when it has no incremental mode), a new generation, the users phase.
+    async fn start_full(
+        &self,
+        run: &mut SyncRun,
+        owner: &str,
+        connector: &mut ConnectorInstance,
+    ) -> Result<(), Stop> {
+        let checkpoint = match connector.changes(None).await {
+            Ok(page) => Some(page.checkpoint),
+            Err(InvokeError::Plugin(PluginError::Permanent(_))) => None,
+            Err(e) => return Err(e.into()),
+        };
+        run.mode = SyncMode::Full;
+        run.phase = SyncPhase::Users;
+        run.cursor = None;
+        run.member_group = None;
+        run.checkpoint = checkpoint;
+        self.store.begin_full_pass(run, owner).await?;
+        Ok(())
+    }
+
+    async fn directory_has_users(&self, directory_id: &str) -> Result<bool, StoreError> {
+        let page = self
+            .store
+            .list_users(
+                &rollcall_store::UserFilter {
+                    directory_id: Some(directory_id.to_owned()),
+                    ..Default::default()
+                },
+                &rollcall_store::PageRequest {
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(!page.data.is_empty())
+    }
+}
+
+fn sync_change(change: Change) -> SyncChange {
+    match change {
+        Change::UserUpserted(u) => SyncChange::UpsertUser(u),
+        Change::UserDeleted(id) => SyncChange::DeleteUser(id),
+        Change::GroupUpserted(g) => SyncChange::UpsertGroup(g),
+        Change::GroupDeleted(id) => SyncChange::DeleteGroup(id),
+        Change::MemberAdded(m) => SyncChange::AddMember {
+            group: m.group_idp_id,
+            user: m.user_idp_id,
+        },
+        Change::MemberRemoved(m) => SyncChange::RemoveMember {
+            group: m.group_idp_id,
+            user: m.user_idp_id,
+        },
+    }
+}
+
+/// When the schedule should run the directory next.
+fn next_slot(settings: &DirectorySyncSettings) -> Timestamp {
+    Timestamp::now().plus_seconds(i64::from(settings.interval_minutes) * 60)
+}
