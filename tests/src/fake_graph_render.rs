@@ -125,10 +125,9 @@ fn user_object(u: &FakeUser, request: &Request, delta: bool) -> Value {
         && request
             .param("$expand")
             .is_some_and(|e| e.starts_with("manager"))
+        && let Some(manager) = manager
     {
-        if let Some(manager) = manager {
-            m.insert("manager".into(), manager);
-        }
+        m.insert("manager".into(), manager);
     }
     Value::Object(m)
 }
