@@ -13,9 +13,13 @@
 //! - [`test_ca`]: a throwaway CA and a server certificate it signed.
 //! - [`fake_directory`]: a generated, mutable directory with a change log
 //!   that the fake provider APIs serve.
+//! - [`fake_graph`]: a fake Microsoft Graph and Entra ID token endpoint
+//!   over a fake directory (the `azure-graph` connector).
 
 pub mod demo_app;
 pub mod fake_directory;
+pub mod fake_graph;
+mod fake_graph_render;
 pub mod guests;
 pub mod http;
 pub mod ldap_server;
