@@ -11,6 +11,7 @@ const COMPONENTS: &[&str] = &[
     "static_directory",
     "http_action",
     "ssh_key_revoker",
+    "okta_api",
     "misbehaving",
     "ldap_directory",
 ];
