@@ -13,9 +13,11 @@
 //! - [`test_ca`]: a throwaway CA and a server certificate it signed.
 //! - [`fake_directory`]: a generated, mutable directory with a change log
 //!   that the fake provider APIs serve.
+//! - [`fake_okta`]: the Okta management API and System Log over it.
 
 pub mod demo_app;
 pub mod fake_directory;
+pub mod fake_okta;
 pub mod guests;
 pub mod http;
 pub mod ldap_server;
