@@ -12,6 +12,7 @@ const COMPONENTS: &[&str] = &[
     "http_action",
     "ssh_key_revoker",
     "azure_graph",
+    "okta_api",
     "misbehaving",
     "ldap_directory",
 ];

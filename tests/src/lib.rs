@@ -15,11 +15,13 @@
 //!   that the fake provider APIs serve.
 //! - [`fake_graph`]: a fake Microsoft Graph and Entra ID token endpoint
 //!   over a fake directory (the `azure-graph` connector).
+//! - [`fake_okta`]: the Okta management API and System Log over it.
 
 pub mod demo_app;
 pub mod fake_directory;
 pub mod fake_graph;
 mod fake_graph_render;
+pub mod fake_okta;
 pub mod guests;
 pub mod http;
 pub mod ldap_server;

@@ -59,6 +59,7 @@ async fn plugins_install_list_and_remove(backend: Backend) {
         [
             "azure-graph",
             "http-action",
+            "okta-api",
             "ssh-key-revoker",
             "static-directory"
         ],

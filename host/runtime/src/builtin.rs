@@ -27,6 +27,10 @@ pub const BUILTINS: &[Builtin] = &[
         id: "azure-graph",
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/azure_graph.wasm")),
     },
+    Builtin {
+        id: "okta-api",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/okta_api.wasm")),
+    },
 ];
 
 /// The built-in with this id.

@@ -1,6 +1,7 @@
 //! Credential injection: an installation binds stored credentials to a
 //! manifest's credential slot, and the host adds `Authorization` to
-//! requests for that slot's hosts. Static bearer and basic credentials are
+//! requests for that slot's hosts. Static bearer, basic and
+//! scheme-and-token (`authorization`, e.g. Okta's `SSWS`) credentials are
 //! used as they are; OAuth2 client-credentials and JWT-bearer grants
 //! (Google service accounts) are exchanged for access tokens, cached until
 //! shortly before they expire. Guests never see any of it.
@@ -53,6 +54,12 @@ pub enum Credential {
         #[serde(default)]
         subject: Option<String>,
     },
+    /// A static `Authorization: <scheme> <token>` for APIs with their own
+    /// scheme, such as Okta's `SSWS` API tokens.
+    Authorization {
+        scheme: String,
+        token: String,
+    },
 }
 
 impl std::fmt::Debug for Credential {
@@ -68,6 +75,7 @@ impl Credential {
             Credential::Basic { .. } => CredentialKind::Basic,
             Credential::Oauth2ClientCredentials { .. } => CredentialKind::Oauth2ClientCredentials,
             Credential::JwtBearer { .. } => CredentialKind::JwtBearer,
+            Credential::Authorization { .. } => CredentialKind::Authorization,
         }
     }
 
@@ -75,6 +83,7 @@ impl Credential {
     pub fn check(&self) -> Result<(), String> {
         match self {
             Credential::JwtBearer { private_key, .. } => rsa_key(private_key).map(|_| ()),
+            Credential::Authorization { scheme, token } => check_scheme_and_token(scheme, token),
             Credential::Oauth2ClientCredentials { token_url, .. }
                 if !token_url.starts_with("https://") && !token_url.starts_with("http://") =>
             {
@@ -92,6 +101,21 @@ impl Credential {
             .map(|b| format!("{b:02x}"))
             .collect()
     }
+}
+
+/// An `authorization` credential must make a valid header value: the
+/// scheme is an RFC 9110 token (`SSWS`, `Token`), the token visible ASCII.
+fn check_scheme_and_token(scheme: &str, token: &str) -> Result<(), String> {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if scheme.is_empty() || scheme.len() > 64 || !scheme.chars().all(tchar) {
+        return Err(
+            "scheme must be one word of letters, digits or !#$%&'*+-.^_`|~ (e.g. SSWS)".into(),
+        );
+    }
+    if token.is_empty() || token.len() > 8192 || !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("token must be non-empty visible ASCII without spaces".into());
+    }
+    Ok(())
 }
 
 static TOKENS: Mutex<Option<HashMap<String, (String, Instant)>>> = Mutex::new(None);
@@ -123,6 +147,7 @@ pub(crate) async fn authorization(
             "Basic {}",
             STANDARD.encode(format!("{username}:{password}"))
         )),
+        Credential::Authorization { scheme, token } => Ok(format!("{scheme} {token}")),
         grant => {
             let key = format!("{scope_key}:{}", grant.fingerprint());
             if let Some(token) = cached(&key) {
@@ -282,4 +307,46 @@ pub(crate) fn jwt_assertion(
         "{signing_input}.{}",
         URL_SAFE_NO_PAD.encode(signature)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authorization(scheme: &str, token: &str) -> Credential {
+        Credential::Authorization {
+            scheme: scheme.into(),
+            token: token.into(),
+        }
+    }
+
+    #[test]
+    fn authorization_credentials_must_make_a_header_value() {
+        assert_eq!(authorization("SSWS", "00abc-_DEF").check(), Ok(()));
+        assert_eq!(authorization("Token", "a.b/c+d=").check(), Ok(()));
+        for (scheme, token) in [
+            ("", "t"),
+            ("SS WS", "t"),
+            ("SSWS\r\nX-Evil:", "t"),
+            ("SSWS", ""),
+            ("SSWS", "two words"),
+            ("SSWS", "line\nbreak"),
+        ] {
+            assert!(
+                authorization(scheme, token).check().is_err(),
+                "{scheme:?} {token:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn authorization_credentials_parse_from_json_and_print_no_secret() {
+        let c: Credential = serde_json::from_str(
+            r#"{"kind": "authorization", "scheme": "SSWS", "token": "00s3cret"}"#,
+        )
+        .unwrap();
+        assert_eq!(c, authorization("SSWS", "00s3cret"));
+        assert_eq!(c.kind(), CredentialKind::Authorization);
+        assert!(!format!("{c:?}").contains("00s3cret"));
+    }
 }

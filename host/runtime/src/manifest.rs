@@ -58,6 +58,8 @@ pub enum CredentialKind {
     Basic,
     Oauth2ClientCredentials,
     JwtBearer,
+    /// `Authorization: <scheme> <token>` (e.g. Okta's `SSWS`).
+    Authorization,
 }
 
 /// A credential the installation must (or may) bind; the host injects it
