@@ -253,6 +253,19 @@ fn check_credentials(
     Ok(out)
 }
 
+/// The connector a directory type must be served by: `plugin:<id>` by
+/// `<id>`, and the provider types with a built-in connector by it.
+fn expected_connector(directory_type: &rollcall_core::directory::DirectoryType) -> Option<&str> {
+    use rollcall_core::directory::DirectoryType;
+    match directory_type {
+        DirectoryType::Plugin(full) => Some(full.strip_prefix("plugin:").unwrap_or(full)),
+        DirectoryType::GoogleWorkspace | DirectoryType::AzureGraph | DirectoryType::OktaApi => {
+            Some(directory_type.as_str())
+        }
+        _ => None,
+    }
+}
+
 /// Validates a binding against the plugin's manifest and records it.
 pub async fn create_installation(
     store: &Store,
@@ -271,13 +284,12 @@ pub async fn create_installation(
     if manifest.kind == PluginKind::Connector
         && let Some(directory_id) = &request.directory_id
         && let Some(directory) = store.get_directory(directory_id).await?
-        && let rollcall_core::directory::DirectoryType::Plugin(full) = &directory.directory_type
-        && let wanted = full.strip_prefix("plugin:").unwrap_or(full)
+        && let Some(wanted) = expected_connector(&directory.directory_type)
         && wanted != manifest.id
     {
         return Err(RegistryError::Invalid(format!(
-            "directory {directory_id} has type plugin:{wanted}; bind the {wanted} connector to it, not {}",
-            manifest.id
+            "directory {directory_id} has type {}; bind the {wanted} connector to it, not {}",
+            directory.directory_type, manifest.id
         )));
     }
     check_config(&manifest, &request.config)?;
