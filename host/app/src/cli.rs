@@ -65,6 +65,29 @@ pub enum Command {
     /// Read the event log.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Sync pull directories now, list their runs, show their sync state.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Sync a pull directory now, with live progress (exit 1 if the run fails).
+    Run {
+        /// The directory id.
+        directory: String,
+        /// A full pass even if the connector could continue from its checkpoint.
+        #[arg(long)]
+        full: bool,
+    },
+    /// The directory's sync runs, newest first.
+    Runs {
+        directory: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// The directory's schedule, checkpoint and whether it needs attention.
+    Status { directory: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -172,6 +172,12 @@ pub const SETTINGS: &[Setting] = &[
         help: "users, groups or members asked of a connector per page (10 to 1000; connectors may return fewer)",
     },
     Setting {
+        key: "sync_lease_seconds",
+        env: "ROLLCALL_SYNC_LEASE_SECONDS",
+        default: Some("60"),
+        help: "how long a claimed sync run stays reserved without a heartbeat; after a crash another process continues it this much later (5 to 600)",
+    },
+    Setting {
         key: "event_retention_days",
         env: "ROLLCALL_EVENT_RETENTION_DAYS",
         default: Some("30"),
@@ -517,6 +523,7 @@ fn build(values: &BTreeMap<&'static str, (String, Source)>) -> Result<Config, Co
         per_organization: number("sync_per_organization", 1, 64)? as u32,
         default_interval_minutes: number("sync_interval_minutes", 1, 10_080)? as u32,
         page_size: number("sync_page_size", 10, 1000)? as u32,
+        lease: std::time::Duration::from_secs(number("sync_lease_seconds", 5, 600)?),
         ..rollcall_sync::PullSettings::default()
     };
     let event_retention =

@@ -10,6 +10,7 @@ mod plugin_commands;
 mod plugin_scaffold;
 mod serve;
 mod setup;
+mod sync_commands;
 mod telemetry;
 mod webhook_commands;
 
@@ -82,6 +83,7 @@ async fn run(cli: Cli, config: config::Config) -> anyhow::Result<()> {
         Command::Plugin(c) => plugin_commands::plugin(&store, &config, out, c).await,
         Command::Webhook(c) => webhook_commands::webhook(&store, &config, out, c).await,
         Command::Events(c) => webhook_commands::events(&store, out, c).await,
+        Command::Sync(c) => sync_commands::sync(&store, &config, out, c).await,
     };
     store.close().await;
     result

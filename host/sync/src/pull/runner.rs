@@ -122,6 +122,38 @@ impl RunDriver {
         }
     }
 
+    /// [`execute`](Self::execute) while renewing the run's lease; stops
+    /// at a page boundary when `stop` is set or the lease is lost.
+    pub async fn execute_leased(
+        &self,
+        run: SyncRun,
+        owner: &str,
+        stop: Arc<AtomicBool>,
+        progress: &(dyn Fn(&SyncRun) + Send + Sync),
+    ) -> RunResult {
+        let lost = Arc::new(AtomicBool::new(false));
+        let heartbeat = super::worker::spawn_heartbeat(
+            self.store.clone(),
+            run.id.clone(),
+            owner.to_owned(),
+            self.settings.lease,
+            lost.clone(),
+            stop.clone(),
+        );
+        let either = Arc::new(AtomicBool::new(false));
+        let (a, b, o) = (stop.clone(), lost.clone(), either.clone());
+        let mirror = tokio::spawn(async move {
+            while !(a.load(Ordering::Relaxed) || b.load(Ordering::Relaxed)) {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            o.store(true, Ordering::Relaxed);
+        });
+        let result = self.execute(run, owner, &either, progress).await;
+        mirror.abort();
+        heartbeat.abort();
+        result
+    }
+
     async fn after_error(&self, run: SyncRun, owner: &str, stop: Stop) -> RunResult {
         let next = match stop {
             Stop::Interrupted => return RunResult::Stopped,

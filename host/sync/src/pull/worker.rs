@@ -125,23 +125,10 @@ impl PullWorker {
 
     /// One claimed run with its heartbeat.
     async fn work(&self, run: SyncRun, stop: &Arc<AtomicBool>) {
-        let lost = Arc::new(AtomicBool::new(false));
-        let heartbeat = spawn_heartbeat(
-            self.driver.store.clone(),
-            run.id.clone(),
-            self.owner.clone(),
-            self.driver.settings.lease,
-            lost.clone(),
-            stop.clone(),
-        );
-        let either = EitherFlag(stop.clone(), lost.clone());
-        let flag = either.combined();
         let result = self
             .driver
-            .execute(run, &self.owner, &flag.0, &|_| {})
+            .execute_leased(run, &self.owner, stop.clone(), &|_| {})
             .await;
-        flag.1.abort();
-        heartbeat.abort();
         tracing::debug!(?result, "sync run attempt ended");
     }
 }
@@ -177,25 +164,4 @@ pub(crate) fn spawn_heartbeat(
             }
         }
     })
-}
-
-/// Two flags (shutdown, lease lost) folded into one the driver watches.
-struct EitherFlag(Arc<AtomicBool>, Arc<AtomicBool>);
-
-impl EitherFlag {
-    /// A flag set as soon as either input is, and the task that mirrors them.
-    fn combined(&self) -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
-        let out = Arc::new(AtomicBool::new(false));
-        let (a, b, o) = (self.0.clone(), self.1.clone(), out.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                if a.load(Ordering::Relaxed) || b.load(Ordering::Relaxed) {
-                    o.store(true, Ordering::Relaxed);
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-        (out, task)
-    }
 }
