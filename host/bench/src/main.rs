@@ -10,6 +10,7 @@ mod plugin;
 mod report;
 mod scim;
 mod stores;
+mod sync;
 mod upserts;
 mod webhooks;
 
@@ -46,6 +47,13 @@ enum Scenario {
     /// Lifecycle dispatch: events per second through a lifecycle plugin
     /// (fresh sandbox per event, execution log written).
     Lifecycle(lifecycle::Args),
+    /// Pull sync: initial sync, no-change and 1 %-changed resyncs of a
+    /// generated directory from a fake provider through its connector
+    /// plugin, and peak memory.
+    Sync(sync::Args),
+    /// (internal) Serves a fake provider for `sync` in a child process.
+    #[command(hide = true, name = "fake-provider")]
+    FakeProvider(sync::FakeArgs),
 }
 
 #[tokio::main]
@@ -58,6 +66,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Scim(args) => scim::run(args, &mut report).await?,
         Scenario::Webhooks(args) => webhooks::run(args, &mut report).await?,
         Scenario::Lifecycle(args) => lifecycle::run(args, &mut report).await?,
+        Scenario::Sync(args) => sync::run(args, &mut report).await?,
+        Scenario::FakeProvider(args) => return sync::serve_fake(args).await,
     }
     report.finish();
     Ok(())
