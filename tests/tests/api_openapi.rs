@@ -61,6 +61,9 @@ async fn served_document_is_complete_and_consistent() {
         ("/api/v1/admin_keys", vec!["get", "post"]),
         ("/api/v1/admin_keys/{id}", vec!["delete"]),
         ("/api/v1/directories/{id}/scim_requests", vec!["get"]),
+        ("/api/v1/directories/{id}/sync", vec!["get", "post"]),
+        ("/api/v1/directories/{id}/sync_runs", vec!["get"]),
+        ("/api/v1/directories/{id}/sync_runs/{run_id}", vec!["get"]),
         ("/api/v1/directories/{id}/scim_schemas", vec!["get", "post"]),
         (
             "/api/v1/directories/{id}/scim_schemas/{urn}",
