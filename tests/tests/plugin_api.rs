@@ -547,7 +547,7 @@ async fn updated_credentials_and_secrets_reach_the_plugin(backend: Backend) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         r.body["message"],
-        "credentials.api: the slot expects kind Bearer, got Basic"
+        "credentials.api: the slot expects kind bearer, got basic"
     );
     let r = patch(
         &app,
