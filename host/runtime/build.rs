@@ -11,6 +11,7 @@ const COMPONENTS: &[&str] = &[
     "static_directory",
     "http_action",
     "ssh_key_revoker",
+    "google_workspace",
     "misbehaving",
     "ldap_directory",
 ];

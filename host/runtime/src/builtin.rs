@@ -23,6 +23,10 @@ pub const BUILTINS: &[Builtin] = &[
         id: "ssh-key-revoker",
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/ssh_key_revoker.wasm")),
     },
+    Builtin {
+        id: "google-workspace",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/google_workspace.wasm")),
+    },
 ];
 
 /// The built-in with this id.
