@@ -13,9 +13,12 @@
 //! - [`test_ca`]: a throwaway CA and a server certificate it signed.
 //! - [`fake_directory`]: a generated, mutable directory with a change log
 //!   that the fake provider APIs serve.
+//! - [`fake_google`]: a fake Google Admin SDK Directory API and token
+//!   endpoint over a shared fake directory.
 
 pub mod demo_app;
 pub mod fake_directory;
+pub mod fake_google;
 pub mod guests;
 pub mod http;
 pub mod ldap_server;
