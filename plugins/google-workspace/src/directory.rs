@@ -1,9 +1,10 @@
 //! The three list calls of the Directory API (`users.list`, `groups.list`,
 //! `members.list`, plus `groups.get` for an allow-list) and their cursors.
 //!
-//! Cursors are self-contained, so a fresh instance resumes from one: `t:`
-//! + Google's `nextPageToken`, or, for the groups of an allow-list, `a:` +
-//! the index of the next entry. With an allow-list, list-users filters
+//! Cursors are self-contained, so a fresh instance resumes from one:
+//! Google's `nextPageToken` after `t:`, or, for the groups of an
+//! allow-list, the index of the next entry after `a:`. With an
+//! allow-list, list-users filters
 //! every users page by the direct members of the allowed groups; that set
 //! is fetched once per instance and again by a fresh one.
 
@@ -188,7 +189,11 @@ pub fn list_members(
 ) -> Result<Page<Membership>, PluginError> {
     let token = page_token(page.cursor.as_deref())?;
     let limit = page_size(page.limit, MAX_MEMBERS);
-    let Some((ids, next_token)) = members_page(s, group, token, &limit)? else {
+    let Some(MemberIds {
+        ids,
+        next: next_token,
+    }) = members_page(s, group, token, &limit)?
+    else {
         log::warn(&format!("group {group} is gone; no members listed"));
         return Ok(Page::empty());
     };
@@ -202,14 +207,19 @@ pub fn list_members(
     Ok(Page::new(members, next(next_token)))
 }
 
-/// User ids on one `members.list` page and the next token; `None` when
-/// Google has no such group.
+/// The user ids on one `members.list` page and Google's next token.
+struct MemberIds {
+    ids: Vec<String>,
+    next: Option<String>,
+}
+
+/// One `members.list` page; `None` when Google has no such group.
 fn members_page(
     s: &Settings,
     group_key: &str,
     token: Option<&str>,
     limit: &str,
-) -> Result<Option<(Vec<String>, Option<String>)>, PluginError> {
+) -> Result<Option<MemberIds>, PluginError> {
     let mut url = format!("{}/groups/{}/members", s.directory, http::encode(group_key));
     push_query(&mut url, "maxResults", limit);
     if let Some(t) = token {
@@ -225,7 +235,10 @@ fn members_page(
         .filter(|m| m.kind == "USER" && !m.id.is_empty())
         .map(|m| m.id)
         .collect();
-    Ok(Some((ids, body.next_page_token.filter(|t| !t.is_empty()))))
+    Ok(Some(MemberIds {
+        ids,
+        next: body.next_page_token.filter(|t| !t.is_empty()),
+    }))
 }
 
 thread_local! {
@@ -243,11 +256,11 @@ fn allowed_members(s: &Settings) -> Result<Rc<HashSet<String>>, PluginError> {
     for key in &s.group_allow_list {
         let mut token: Option<String> = None;
         loop {
-            let Some((page, next_token)) = members_page(s, key, token.as_deref(), &limit)? else {
+            let Some(page) = members_page(s, key, token.as_deref(), &limit)? else {
                 return Err(no_such_group(key));
             };
-            ids.extend(page);
-            match next_token {
+            ids.extend(page.ids);
+            match page.next {
                 Some(t) => token = Some(t),
                 None => break,
             }

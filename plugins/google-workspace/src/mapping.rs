@@ -70,7 +70,7 @@ fn set(attrs: &mut Map<String, Value>, key: &str, value: Option<&str>) {
     }
 }
 
-fn of_type<'v, 'a>(entries: &'v [TypedValue<'a>], kind: &str) -> Option<&'a str> {
+fn of_type<'a>(entries: &[TypedValue<'a>], kind: &str) -> Option<&'a str> {
     entries
         .iter()
         .find(|e| e.kind == Some(kind) && e.value.is_some_and(|v| !v.is_empty()))
