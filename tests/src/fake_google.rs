@@ -164,6 +164,9 @@ impl FakeGoogle {
     }
 }
 
+/// An error answer, boxed so `Result`s carrying it stay small.
+pub(crate) type Refusal = Box<Response>;
+
 /// A JSON answer with Google's content type.
 fn json_response(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
@@ -196,7 +199,7 @@ fn not_found(what: &str) -> Response {
 }
 
 /// Counts the request, then checks the token and the throttle switch.
-fn admit(state: &FakeState, endpoint: &'static str, headers: &HeaderMap) -> Result<(), Response> {
+fn admit(state: &FakeState, endpoint: &'static str, headers: &HeaderMap) -> Result<(), Refusal> {
     let mut shared = state.lock();
     *shared.counters.entry(endpoint).or_default() += 1;
     let token = headers
@@ -204,22 +207,22 @@ fn admit(state: &FakeState, endpoint: &'static str, headers: &HeaderMap) -> Resu
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if !token.is_some_and(|t| shared.tokens.contains(t)) {
-        return Err(google_error(
+        return Err(Box::new(google_error(
             StatusCode::UNAUTHORIZED,
             "global",
             "authError",
             "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
-        ));
+        )));
     }
-    match shared.throttles.pop_front() {
-        None => Ok(()),
-        Some(Throttle::UserRateLimit) => Err(google_error(
+    let throttled = match shared.throttles.pop_front() {
+        None => return Ok(()),
+        Some(Throttle::UserRateLimit) => google_error(
             StatusCode::FORBIDDEN,
             "usageLimits",
             "userRateLimitExceeded",
             "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'admin.googleapis.com'.",
-        )),
-        Some(Throttle::QuotaExceeded(seconds)) => Err(with_retry_after(
+        ),
+        Some(Throttle::QuotaExceeded(seconds)) => with_retry_after(
             google_error(
                 StatusCode::FORBIDDEN,
                 "usageLimits",
@@ -227,8 +230,8 @@ fn admit(state: &FakeState, endpoint: &'static str, headers: &HeaderMap) -> Resu
                 "Quota exceeded.",
             ),
             seconds,
-        )),
-        Some(Throttle::TooManyRequests(seconds)) => Err(with_retry_after(
+        ),
+        Some(Throttle::TooManyRequests(seconds)) => with_retry_after(
             google_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "global",
@@ -236,8 +239,9 @@ fn admit(state: &FakeState, endpoint: &'static str, headers: &HeaderMap) -> Resu
                 "Resource has been exhausted (e.g. check quota).",
             ),
             seconds,
-        )),
-    }
+        ),
+    };
+    Err(Box::new(throttled))
 }
 
 fn with_retry_after(mut response: Response, seconds: u32) -> Response {
@@ -255,12 +259,12 @@ async fn users(
     Query(q): Params,
 ) -> Response {
     if let Err(refused) = admit(&state, "users.list", &headers) {
-        return refused;
+        return *refused;
     }
     let directory = state.directory.lock();
     match render::users_page(&directory, &q) {
         Ok(body) => json_response(StatusCode::OK, body),
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
@@ -270,12 +274,12 @@ async fn groups(
     Query(q): Params,
 ) -> Response {
     if let Err(refused) = admit(&state, "groups.list", &headers) {
-        return refused;
+        return *refused;
     }
     let directory = state.directory.lock();
     match render::groups_page(&directory, &q) {
         Ok(body) => json_response(StatusCode::OK, body),
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
@@ -285,7 +289,7 @@ async fn group(
     Path(key): Path<String>,
 ) -> Response {
     if let Err(refused) = admit(&state, "groups.get", &headers) {
-        return refused;
+        return *refused;
     }
     let directory = state.directory.lock();
     match render::group_by_key(&directory, &key) {
@@ -301,7 +305,7 @@ async fn members(
     Query(q): Params,
 ) -> Response {
     if let Err(refused) = admit(&state, "members.list", &headers) {
-        return refused;
+        return *refused;
     }
     let directory = state.directory.lock();
     let Some(group) = render::group_by_key(&directory, &key) else {
@@ -310,6 +314,6 @@ async fn members(
     let id = group.id.clone();
     match render::members_page(&directory, &id, &q) {
         Ok(body) => json_response(StatusCode::OK, body),
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }

@@ -160,6 +160,9 @@ async fn all_groups(c: &mut ConnectorInstance, limit: u32) -> Vec<(String, Strin
     out
 }
 
+/// Builds a credential for a fake.
+type MakeCredential = fn(&FakeGoogle) -> Value;
+
 fn plugin_error(result: Result<impl std::fmt::Debug, InvokeError>) -> PluginError {
     match result {
         Err(InvokeError::Plugin(e)) => e,
@@ -167,22 +170,10 @@ fn plugin_error(result: Result<impl std::fmt::Debug, InvokeError>) -> PluginErro
     }
 }
 
-async fn a_full_pass_reads_every_page_with_google_mapping(backend: Backend) {
-    let bound = bind(
-        backend,
-        fake_directory(),
-        json!({}),
-        FakeGoogle::jwt_credential,
-    )
-    .await;
-    let mut c = bound.instance().await;
-    let (users, pages) = all_users(&mut c, 5).await;
-    assert_eq!(pages, 5, "23 users in pages of 5");
-    let ids: Vec<&str> = users.iter().map(|u| u.idp_id.as_str()).collect();
-    let expected: Vec<String> = bound.directory.lock().users.keys().cloned().collect();
-    assert_eq!(ids, expected);
-
-    let (d, u) = (bound.directory.lock(), &users[11]);
+/// Checks the Google mapping of `user12` and the suspended `user4`, and
+/// answers the groups with their members as the fake holds them.
+fn check_mapping(users: &[UserInput], d: &FakeDirectory) -> Vec<(String, String, Vec<String>)> {
+    let u = &users[11];
     let fake = &d.users["u000012"];
     let manager = &d.users[fake.manager_id.as_ref().unwrap()];
     assert_eq!(u.email.as_deref(), Some("user12@example.com"));
@@ -202,8 +193,7 @@ async fn a_full_pass_reads_every_page_with_google_mapping(backend: Backend) {
     assert_eq!(u.raw_attributes["primaryEmail"], "user12@example.com");
     assert_eq!(users[3].state, UserState::Inactive, "suspended");
     assert_eq!(users[3].raw_attributes["suspensionReason"], "ADMIN");
-    let expected: Vec<(String, String, Vec<String>)> = d
-        .groups
+    d.groups
         .values()
         .map(|g| {
             (
@@ -212,8 +202,25 @@ async fn a_full_pass_reads_every_page_with_google_mapping(backend: Backend) {
                 d.members[&g.id].iter().cloned().collect(),
             )
         })
-        .collect();
-    drop(d);
+        .collect()
+}
+
+async fn a_full_pass_reads_every_page_with_google_mapping(backend: Backend) {
+    let bound = bind(
+        backend,
+        fake_directory(),
+        json!({}),
+        FakeGoogle::jwt_credential,
+    )
+    .await;
+    let mut c = bound.instance().await;
+    let (users, pages) = all_users(&mut c, 5).await;
+    assert_eq!(pages, 5, "23 users in pages of 5");
+    let ids: Vec<&str> = users.iter().map(|u| u.idp_id.as_str()).collect();
+    let expected: Vec<String> = bound.directory.lock().users.keys().cloned().collect();
+    assert_eq!(ids, expected);
+
+    let expected = check_mapping(&users, &bound.directory.lock());
     let groups = all_groups(&mut c, 2).await;
     assert_eq!(groups, expected);
     assert_eq!(
@@ -304,14 +311,15 @@ async fn cursors_resume_in_a_fresh_instance(backend: Backend) {
         bound.fake.requests("members.list") > members_before,
         "the fresh instance fetched the allow-listed members again"
     );
-    let d = bound.directory.lock();
-    let expected: BTreeSet<&String> = ["g00001", "g00002", "g00003"]
-        .iter()
-        .flat_map(|g| d.members[*g].iter())
-        .collect();
-    assert_eq!(ids.iter().collect::<BTreeSet<_>>(), expected);
-    assert_eq!(ids.len(), expected.len(), "no user twice");
-    drop(d);
+    {
+        let d = bound.directory.lock();
+        let expected: BTreeSet<&String> = ["g00001", "g00002", "g00003"]
+            .iter()
+            .flat_map(|g| d.members[*g].iter())
+            .collect();
+        assert_eq!(ids.iter().collect::<BTreeSet<_>>(), expected);
+        assert_eq!(ids.len(), expected.len(), "no user twice");
+    }
 
     let rest = fresh.list_groups(groups.next_cursor, 2).await.unwrap();
     let names: Vec<&str> = groups
@@ -396,7 +404,7 @@ async fn refused_credentials_are_unauthorized() {
     );
 
     // The token endpoint refuses the credential.
-    let cases: [(fn(&FakeGoogle) -> Value, &str); 3] = [
+    let cases: [(MakeCredential, &str); 3] = [
         (
             |f| {
                 let mut c = f.refresh_credential();

@@ -56,7 +56,12 @@ async fn plugins_install_list_and_remove(backend: Backend) {
         .collect();
     assert_eq!(
         ids,
-        ["http-action", "ssh-key-revoker", "static-directory"],
+        [
+            "google-workspace",
+            "http-action",
+            "ssh-key-revoker",
+            "static-directory"
+        ],
         "built-ins are present"
     );
     assert!(

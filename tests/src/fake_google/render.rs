@@ -5,13 +5,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{CUSTOMER_ID, bad_request};
+use super::{CUSTOMER_ID, Refusal, bad_request};
 use crate::fake_directory::{FakeDirectory, FakeGroup, FakeUser};
 
 #[derive(Serialize)]
@@ -158,20 +157,20 @@ fn user<'a>(d: &'a FakeDirectory, u: &'a FakeUser, full: bool) -> User<'a> {
 }
 
 /// `maxResults` (default `default`, at most `max`) or Google's 400.
-fn max_results(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, Response> {
+fn max_results(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, Refusal> {
     match q.get("maxResults") {
         None => Ok(default),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(bad_request(&format!(
+            _ => Err(Box::new(bad_request(&format!(
                 "Invalid value '{v}'. Values must be within the range: [1, {max}]"
-            ))),
+            )))),
         },
     }
 }
 
 /// The id a page token stands for (the last id of the previous page).
-fn after(q: &HashMap<String, String>) -> Result<Option<String>, Response> {
+fn after(q: &HashMap<String, String>) -> Result<Option<String>, Refusal> {
     let Some(token) = q.get("pageToken") else {
         return Ok(None);
     };
@@ -181,7 +180,7 @@ fn after(q: &HashMap<String, String>) -> Result<Option<String>, Response> {
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| s.strip_prefix("after:").map(str::to_owned))
         .map(Some)
-        .ok_or_else(|| bad_request("Invalid page token"))
+        .ok_or_else(|| Box::new(bad_request("Invalid page token")))
 }
 
 fn token_after(id: &str) -> String {
@@ -210,29 +209,31 @@ fn page_of<'a, V>(
 }
 
 /// `customer=` or `domain=`: the emails' domain filter, or Google's 400.
-fn owner(q: &HashMap<String, String>) -> Result<Option<String>, Response> {
+fn owner(q: &HashMap<String, String>) -> Result<Option<String>, Refusal> {
     match (q.get("customer"), q.get("domain")) {
         (_, Some(domain)) if domain == "example.com" => Ok(Some(format!("@{domain}"))),
-        (_, Some(_)) => Err(bad_request("Domain not found.")),
+        (_, Some(_)) => Err(Box::new(bad_request("Domain not found."))),
         (Some(c), None) if c == "my_customer" || c == CUSTOMER_ID => Ok(None),
-        (Some(_), None) => Err(bad_request("Bad Request")),
-        (None, None) => Err(bad_request("Either customer or domain must be provided.")),
+        (Some(_), None) => Err(Box::new(bad_request("Bad Request"))),
+        (None, None) => Err(Box::new(bad_request(
+            "Either customer or domain must be provided.",
+        ))),
     }
 }
 
 pub(super) fn users_page(
     d: &FakeDirectory,
     q: &HashMap<String, String>,
-) -> Result<String, Response> {
+) -> Result<String, Refusal> {
     let suffix = owner(q)?;
     let n = max_results(q, 100, 500)?;
     let full = match q.get("projection").map(String::as_str) {
         None | Some("basic") => false,
         Some("full") => true,
         Some(other) => {
-            return Err(bad_request(&format!(
+            return Err(Box::new(bad_request(&format!(
                 "Invalid value '{other}' for projection"
-            )));
+            ))));
         }
     };
     let after = after(q)?;
@@ -261,7 +262,7 @@ pub(super) fn group(d: &FakeDirectory, g: &FakeGroup) -> Value {
 pub(super) fn groups_page(
     d: &FakeDirectory,
     q: &HashMap<String, String>,
-) -> Result<String, Response> {
+) -> Result<String, Refusal> {
     let suffix = owner(q)?;
     let n = max_results(q, 200, 200)?;
     let after = after(q)?;
@@ -307,7 +308,7 @@ pub(super) fn members_page(
     d: &FakeDirectory,
     group: &str,
     q: &HashMap<String, String>,
-) -> Result<String, Response> {
+) -> Result<String, Refusal> {
     let n = max_results(q, 200, 200)?;
     let after = after(q)?;
     let empty = Default::default();

@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use super::{FakeState, json_response};
+use super::{FakeState, Refusal, json_response};
 
 /// The service account of the fixture key.
 pub const SERVICE_ACCOUNT: &str = "rollcall-sync@rollcall-test.iam.gserviceaccount.com";
@@ -54,6 +54,7 @@ pub(super) async fn grant(State(state): State<Arc<FakeState>>, body: Bytes) -> R
     let refused = match field(&form, "grant_type") {
         Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
             check_assertion(&state.token_url, field(&form, "assertion").unwrap_or(""))
+                .map_err(|r| *r)
         }
         Some("refresh_token") => {
             if field(&form, "client_id") != Some(CLIENT_ID)
@@ -105,8 +106,8 @@ fn public_key() -> Vec<u8> {
 }
 
 /// Checks the assertion as Google does; the refusal otherwise.
-fn check_assertion(token_url: &str, assertion: &str) -> Result<(), Response> {
-    let invalid = |why: &str| refuse(StatusCode::BAD_REQUEST, "invalid_grant", why);
+fn check_assertion(token_url: &str, assertion: &str) -> Result<(), Refusal> {
+    let invalid = |why: &str| Box::new(refuse(StatusCode::BAD_REQUEST, "invalid_grant", why));
     let parts: Vec<&str> = assertion.split('.').collect();
     let [header, payload, signature] = parts[..] else {
         return Err(invalid("Invalid JWT Signature."));
@@ -139,11 +140,11 @@ fn check_assertion(token_url: &str, assertion: &str) -> Result<(), Response> {
     let scopes = claims["scope"].as_str().unwrap_or("");
     let delegated = !scopes.is_empty() && scopes.split(' ').all(|s| DELEGATED_SCOPES.contains(&s));
     if claims["sub"] != SUBJECT || !delegated {
-        return Err(refuse(
+        return Err(Box::new(refuse(
             StatusCode::UNAUTHORIZED,
             "unauthorized_client",
             "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.",
-        ));
+        )));
     }
     Ok(())
 }
