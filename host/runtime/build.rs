@@ -13,6 +13,7 @@ const COMPONENTS: &[&str] = &[
     "ssh_key_revoker",
     "azure_graph",
     "okta_api",
+    "google_workspace",
     "misbehaving",
     "ldap_directory",
 ];

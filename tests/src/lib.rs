@@ -13,12 +13,15 @@
 //! - [`test_ca`]: a throwaway CA and a server certificate it signed.
 //! - [`fake_directory`]: a generated, mutable directory with a change log
 //!   that the fake provider APIs serve.
+//! - [`fake_google`]: a fake Google Admin SDK Directory API and token
+//!   endpoint over a shared fake directory.
 //! - [`fake_graph`]: a fake Microsoft Graph and Entra ID token endpoint
 //!   over a fake directory (the `azure-graph` connector).
 //! - [`fake_okta`]: the Okta management API and System Log over it.
 
 pub mod demo_app;
 pub mod fake_directory;
+pub mod fake_google;
 pub mod fake_graph;
 mod fake_graph_render;
 pub mod fake_okta;

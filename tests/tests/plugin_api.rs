@@ -58,6 +58,7 @@ async fn plugins_install_list_and_remove(backend: Backend) {
         ids,
         [
             "azure-graph",
+            "google-workspace",
             "http-action",
             "okta-api",
             "ssh-key-revoker",
@@ -553,7 +554,7 @@ async fn updated_credentials_and_secrets_reach_the_plugin(backend: Backend) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         r.body["message"],
-        "credentials.api: the slot expects kind Bearer, got Basic"
+        "credentials.api: the slot expects kind bearer, got basic"
     );
     let r = patch(
         &app,

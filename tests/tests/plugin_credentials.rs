@@ -1,5 +1,5 @@
-//! Credential injection for grants: OAuth2 client-credentials and the
-//! JWT-bearer grant (RS256, Google service-account style). A fake token
+//! Credential injection for grants: OAuth2 client-credentials, the
+//! refresh-token grant and the JWT-bearer grant (RS256, Google service-account style). A fake token
 //! endpoint on 127.0.0.1 checks each grant request (form fields, client
 //! authentication, the assertion's signature with the public key and its
 //! claims) and issues numbered tokens; an upstream API echoes the
@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 const CLIENT_ID: &str = "rollcall-test";
 const CLIENT_SECRET: &str = "cl1ent-s3cret";
 const SCOPE: &str = "directory.read";
+const REFRESH_TOKEN: &str = "1//refresh-me";
 const SERVICE_ACCOUNT: &str = "sync@rollcall-test.iam.gserviceaccount.com";
 const GOOGLE_SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
 const SUBJECT: &str = "admin@example.com";
@@ -150,6 +151,16 @@ async fn grant(State(endpoint): State<Arc<TokenEndpoint>>, body: Bytes) -> (Stat
                 return refuse("invalid_scope", "scope not allowed");
             }
         }
+        Some("refresh_token") => {
+            if field(&form, "client_id") != Some(CLIENT_ID)
+                || field(&form, "client_secret") != Some(CLIENT_SECRET)
+            {
+                return refuse("invalid_client", "unknown client or wrong secret");
+            }
+            if field(&form, "refresh_token") != Some(REFRESH_TOKEN) {
+                return refuse("invalid_grant", "Token has been expired or revoked.");
+            }
+        }
         Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
             match verify_assertion(&endpoint, field(&form, "assertion").unwrap_or("")) {
                 Ok(claims) => log.claims.push(claims),
@@ -236,6 +247,7 @@ async fn call(
 ) -> (Result<Outcome, InvokeError>, Vec<String>) {
     let kind = match credential {
         Credential::JwtBearer { .. } => "jwt-bearer",
+        Credential::Oauth2RefreshToken { .. } => "oauth2-refresh-token",
         _ => "oauth2-client-credentials",
     };
     let (plugin, _) = guests::misbehaving(runtime());
@@ -348,6 +360,68 @@ async fn jwt_bearer_assertion_is_signed_and_exchanged() {
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         3600
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_token_is_exchanged_cached_and_refusal_reported() {
+    let endpoint = token_endpoint(3600, None).await;
+    let (api, hits) = upstream().await;
+    let refresh = |token: &str| Credential::Oauth2RefreshToken {
+        token_url: endpoint.url.clone(),
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        refresh_token: token.into(),
+        scope: None,
+    };
+    let credential = refresh(REFRESH_TOKEN);
+    credential.check().unwrap();
+    for _ in 0..2 {
+        let (result, notes) = call("plugin_installation_refresh", &credential, &api).await;
+        assert_eq!(
+            result.unwrap(),
+            completed("200 auth=Bearer tok-1"),
+            "{notes:?}"
+        );
+    }
+    {
+        let log = endpoint.log.lock().unwrap();
+        assert_eq!(log.requests.len(), 1, "the token is cached");
+        let sent: Vec<(&str, &str)> = log.requests[0]
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", REFRESH_TOKEN),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+            ]
+        );
+    }
+    let (result, notes) = call(
+        "plugin_installation_refresh_revoked",
+        &refresh("1//old"),
+        &api,
+    )
+    .await;
+    assert!(
+        matches!(result, Err(InvokeError::Plugin(PluginError::Transient(_)))),
+        "{result:?}"
+    );
+    assert_eq!(
+        notes,
+        [
+            "credential injection failed: token endpoint answered HTTP 400: invalid_grant: Token has been expired or revoked."
+        ]
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        2,
+        "the refused call never reached the API"
+    );
+    assert!(refresh("").check().is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -330,7 +330,7 @@ async fn bootstrap_key_from_environment(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body.as_array().map(Vec::len), Some(3), "{body}");
+    assert_eq!(body.as_array().map(Vec::len), Some(6), "{body}");
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(

@@ -31,6 +31,10 @@ pub const BUILTINS: &[Builtin] = &[
         id: "okta-api",
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/okta_api.wasm")),
     },
+    Builtin {
+        id: "google-workspace",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/google_workspace.wasm")),
+    },
 ];
 
 /// The built-in with this id.

@@ -2,9 +2,10 @@
 //! manifest's credential slot, and the host adds `Authorization` to
 //! requests for that slot's hosts. Static bearer, basic and
 //! scheme-and-token (`authorization`, e.g. Okta's `SSWS`) credentials are
-//! used as they are; OAuth2 client-credentials and JWT-bearer grants
-//! (Google service accounts) are exchanged for access tokens, cached until
-//! shortly before they expire. Guests never see any of it.
+//! used as they are; OAuth2 client-credentials, refresh-token and
+//! JWT-bearer grants (Google service accounts) are exchanged for access
+//! tokens, cached until shortly before they expire. Guests never see any
+//! of it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -42,6 +43,17 @@ pub enum Credential {
         #[serde(default)]
         scope: Option<String>,
     },
+    /// RFC 6749 §6 refresh-token grant: a long-lived refresh token an
+    /// administrator obtained once through an OAuth client (e.g. Google's
+    /// consent flow) is exchanged for access tokens.
+    Oauth2RefreshToken {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        refresh_token: String,
+        #[serde(default)]
+        scope: Option<String>,
+    },
     /// RFC 7523 JWT-bearer grant signed with RS256, as Google service
     /// accounts use: `private_key` is the PKCS#8 PEM from the key file.
     JwtBearer {
@@ -74,6 +86,7 @@ impl Credential {
             Credential::Bearer { .. } => CredentialKind::Bearer,
             Credential::Basic { .. } => CredentialKind::Basic,
             Credential::Oauth2ClientCredentials { .. } => CredentialKind::Oauth2ClientCredentials,
+            Credential::Oauth2RefreshToken { .. } => CredentialKind::Oauth2RefreshToken,
             Credential::JwtBearer { .. } => CredentialKind::JwtBearer,
             Credential::Authorization { .. } => CredentialKind::Authorization,
         }
@@ -85,9 +98,13 @@ impl Credential {
             Credential::JwtBearer { private_key, .. } => rsa_key(private_key).map(|_| ()),
             Credential::Authorization { scheme, token } => check_scheme_and_token(scheme, token),
             Credential::Oauth2ClientCredentials { token_url, .. }
+            | Credential::Oauth2RefreshToken { token_url, .. }
                 if !token_url.starts_with("https://") && !token_url.starts_with("http://") =>
             {
                 Err("token_url must be an http(s) URL".into())
+            }
+            Credential::Oauth2RefreshToken { refresh_token, .. } if refresh_token.is_empty() => {
+                Err("refresh_token must not be empty".into())
             }
             _ => Ok(()),
         }
@@ -180,6 +197,24 @@ async fn fetch_token(
         } => {
             let mut form = vec![
                 ("grant_type", "client_credentials".to_owned()),
+                ("client_id", client_id.clone()),
+                ("client_secret", client_secret.clone()),
+            ];
+            if let Some(s) = scope {
+                form.push(("scope", s.clone()));
+            }
+            (token_url, form)
+        }
+        Credential::Oauth2RefreshToken {
+            token_url,
+            client_id,
+            client_secret,
+            refresh_token,
+            scope,
+        } => {
+            let mut form = vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", refresh_token.clone()),
                 ("client_id", client_id.clone()),
                 ("client_secret", client_secret.clone()),
             ];

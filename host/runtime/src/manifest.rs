@@ -57,9 +57,56 @@ pub enum CredentialKind {
     Bearer,
     Basic,
     Oauth2ClientCredentials,
+    Oauth2RefreshToken,
     JwtBearer,
     /// `Authorization: <scheme> <token>` (e.g. Okta's `SSWS`).
     Authorization,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Bearer => "bearer",
+            CredentialKind::Basic => "basic",
+            CredentialKind::Oauth2ClientCredentials => "oauth2-client-credentials",
+            CredentialKind::Oauth2RefreshToken => "oauth2-refresh-token",
+            CredentialKind::JwtBearer => "jwt-bearer",
+            CredentialKind::Authorization => "authorization",
+        }
+    }
+}
+
+/// The kind a credential slot accepts, or several kinds of which the
+/// installation binds one: `kind = "bearer"` or
+/// `kind = ["jwt-bearer", "oauth2-refresh-token"]`. One kind is written
+/// back as a string, so manifests stored before lists existed still read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SlotKind {
+    One(CredentialKind),
+    AnyOf(Vec<CredentialKind>),
+}
+
+impl SlotKind {
+    /// Whether a credential of `kind` may fill the slot.
+    pub fn accepts(&self, kind: CredentialKind) -> bool {
+        match self {
+            SlotKind::One(k) => *k == kind,
+            SlotKind::AnyOf(kinds) => kinds.contains(&kind),
+        }
+    }
+
+    /// `bearer`, or `jwt-bearer or oauth2-refresh-token`.
+    pub fn describe(&self) -> String {
+        match self {
+            SlotKind::One(k) => k.as_str().to_owned(),
+            SlotKind::AnyOf(kinds) => kinds
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(" or "),
+        }
+    }
 }
 
 /// A credential the installation must (or may) bind; the host injects it
@@ -68,7 +115,7 @@ pub enum CredentialKind {
 #[serde(deny_unknown_fields)]
 pub struct CredentialSlot {
     pub name: String,
-    pub kind: CredentialKind,
+    pub kind: SlotKind,
     pub hosts: Vec<String>,
     #[serde(default)]
     pub optional: bool,
@@ -182,6 +229,12 @@ impl Manifest {
             if !names.insert(slot.name.clone()) {
                 return err(format!("credentials: '{}' is declared twice", slot.name));
             }
+            if matches!(&slot.kind, SlotKind::AnyOf(kinds) if kinds.is_empty()) {
+                return err(format!(
+                    "credentials.{}: kind must name at least one credential kind",
+                    slot.name
+                ));
+            }
             if slot.hosts.is_empty() {
                 return err(format!(
                     "credentials.{}: hosts must not be empty",
@@ -261,9 +314,37 @@ hosts = ["api.example.com"]
         assert_eq!(m.limits.memory_mib, Some(32));
         assert_eq!(
             m.credentials[0].kind,
-            CredentialKind::Oauth2ClientCredentials
+            SlotKind::One(CredentialKind::Oauth2ClientCredentials)
         );
         assert_eq!(m.schema()["required"][0], "base_url");
+    }
+
+    #[test]
+    fn a_slot_may_accept_several_kinds() {
+        let text = GOOD.replace(
+            "kind = \"oauth2-client-credentials\"",
+            "kind = [\"jwt-bearer\", \"oauth2-refresh-token\"]",
+        );
+        let m = Manifest::parse(&text).unwrap();
+        let kind = &m.credentials[0].kind;
+        assert!(kind.accepts(CredentialKind::JwtBearer));
+        assert!(kind.accepts(CredentialKind::Oauth2RefreshToken));
+        assert!(!kind.accepts(CredentialKind::Bearer));
+        assert_eq!(kind.describe(), "jwt-bearer or oauth2-refresh-token");
+        // Stored as JSON and read back; one kind stays a string.
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(
+            json["credentials"][0]["kind"],
+            serde_json::json!(["jwt-bearer", "oauth2-refresh-token"])
+        );
+        assert_eq!(serde_json::from_value::<Manifest>(json).unwrap(), m);
+        let one = serde_json::to_value(Manifest::parse(GOOD).unwrap()).unwrap();
+        assert_eq!(one["credentials"][0]["kind"], "oauth2-client-credentials");
+        let empty = GOOD.replace("kind = \"oauth2-client-credentials\"", "kind = []");
+        assert_eq!(
+            Manifest::parse(&empty).unwrap_err().to_string(),
+            "plugin.toml: credentials.api: kind must name at least one credential kind"
+        );
     }
 
     #[test]

@@ -228,11 +228,11 @@ fn check_credentials(
             })?;
         let credential: Credential = serde_json::from_value(value.clone())
             .map_err(|e| RegistryError::Invalid(format!("credentials.{name}: {e}")))?;
-        if credential.kind() != slot.kind {
+        if !slot.kind.accepts(credential.kind()) {
             return Err(RegistryError::Invalid(format!(
-                "credentials.{name}: the slot expects kind {:?}, got {:?}",
-                slot.kind,
-                credential.kind()
+                "credentials.{name}: the slot expects kind {}, got {}",
+                slot.kind.describe(),
+                credential.kind().as_str()
             )));
         }
         credential
