@@ -19,6 +19,7 @@ use rollcall_store::{
 };
 use rollcall_sync::{PullSettings, RunDriver, RunResult};
 use rollcall_tests::fake_directory::{FakeDirectory, SharedDirectory};
+use rollcall_tests::fake_google::{FakeGoogle, Throttle};
 use rollcall_tests::fake_graph::{CLIENT_SECRET, FakeGraph};
 use rollcall_tests::fake_okta::FakeOkta;
 use rollcall_tests::{Backend, TestApp, both_backends, guests};
@@ -49,6 +50,17 @@ impl Rig {
             json!({"api_base": fake.base_url, "page_size": 40}),
             json!({"graph": fake.credential(secret)}),
             settings,
+        )
+        .await
+    }
+
+    async fn google(backend: Backend, fake: &FakeGoogle) -> Rig {
+        Self::new(
+            backend,
+            "google-workspace",
+            json!({"api_base": fake.base_url}),
+            json!({"google": fake.jwt_credential()}),
+            json!({}),
         )
         .await
     }
@@ -707,7 +719,55 @@ async fn sync_api_and_worker(backend: Backend) {
     assert!(wrong.unwrap_err().to_string().contains("google-workspace"));
 }
 
+async fn google_full_passes_only(backend: Backend) {
+    let dir = SharedDirectory::new(FakeDirectory::generate(700, 8, 1200));
+    let fake = FakeGoogle::start(dir.clone()).await;
+    let rig = Rig::google(backend, &fake).await;
+    let first = succeeded(rig.sync(false).await);
+    assert_eq!(first.mode, SyncMode::Full);
+    assert_eq!(first.counts.users_created, 700);
+    assert_eq!(first.counts.groups_created, 8);
+    assert_eq!(
+        first.counts.members_added as usize,
+        dir.lock().membership_count()
+    );
+    assert_eq!(rig.users().await, expected_users(&dir));
+    // No incremental mode: every run is a full pass; unchanged, it writes
+    // no events.
+    let before = rig.events().await;
+    let second = succeeded(rig.sync(false).await);
+    assert_eq!(second.mode, SyncMode::Full);
+    assert_eq!(second.counts.users_unchanged, 700);
+    assert_eq!(rig.events().await, before);
+    // Changes, removals and throttling in one pass.
+    {
+        let mut d = dir.lock();
+        d.change_every(100);
+        d.update_user("u000009", |u| u.suspended = true);
+        d.remove_user("u000010");
+        d.remove_group("g00002");
+    }
+    fake.throttle_next(1, Throttle::UserRateLimit);
+    let (run, _) = rig
+        .store()
+        .enqueue_sync_run(&rig.directory, SyncTrigger::Manual, false)
+        .await
+        .unwrap();
+    let waited = rig.drive(&run.id, &AtomicBool::new(false), &|_| {}).await;
+    let RunResult::Deferred(waited) = waited else {
+        panic!("a 403 userRateLimitExceeded waits: {waited:?}");
+    };
+    assert_eq!(waited.error_kind.as_deref(), Some("rate_limited"));
+    let third = succeeded(rig.drive(&run.id, &AtomicBool::new(false), &|_| {}).await);
+    assert_eq!(third.counts.users_deleted, 1);
+    assert_eq!(third.counts.groups_deleted, 1);
+    assert!(third.counts.users_updated >= 7, "{third:?}");
+    assert_eq!(rig.users().await, expected_users(&dir));
+    assert_eq!(rig.count(EventType::UserCreated).await, 700);
+}
+
 both_backends!(
+    google_full_passes_only,
     full_then_incremental_against_graph,
     removal_waits_for_a_complete_pass,
     deactivate_policy_keeps_removed_users,

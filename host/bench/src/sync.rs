@@ -78,6 +78,17 @@ pub async fn serve_fake(args: FakeArgs) -> Result<()> {
             std::mem::forget(fake);
             binding
         }
+        "google" => {
+            let fake = rollcall_tests::fake_google::FakeGoogle::start(directory.clone()).await;
+            let binding = json!({
+                "type": "google-workspace",
+                "plugin": "google-workspace@0.1.0",
+                "config": {"api_base": fake.base_url},
+                "credentials": {"google": fake.jwt_credential()},
+            });
+            std::mem::forget(fake);
+            binding
+        }
         other => bail!("--provider must be google or graph, not '{other}'"),
     };
     println!("{binding}");
