@@ -577,7 +577,8 @@ async fn a_stopped_run_resumes_without_duplicates(backend: Backend) {
     assert_eq!(result, RunResult::Stopped);
     let partial = rig.store().get_sync_run(&run.id).await.unwrap().unwrap();
     assert_eq!(partial.status, SyncStatus::Running);
-    assert!(partial.counts.users_created > 0 && partial.counts.users_created < 200);
+    assert!(partial.pages > 0, "{partial:?}");
+    assert_ne!(partial.phase, rollcall_store::SyncPhase::Done);
     // Another worker cannot take it while the lease lives, then can.
     assert!(
         rig.store()

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use rollcall_core::Timestamp;
-use rollcall_core::directory::{DirectoryState, Ingress};
 use rollcall_store::{Order, PageRequest, Store, SyncRun, SyncStatus, SyncTrigger};
 use rollcall_sync::{RunDriver, RunResult};
 
@@ -105,30 +104,8 @@ async fn require_directory(store: &Store, id: &str) -> Result<rollcall_core::dir
 
 async fn run(store: &Store, config: &Config, out: Output, id: &str, full: bool) -> Result<()> {
     let directory = require_directory(store, id).await?;
-    if directory.directory_type.ingress() != Ingress::Pull {
-        bail!(
-            "a {} directory receives its data from the provider; only pull directories sync",
-            directory.directory_type
-        );
-    }
-    if matches!(
-        directory.state,
-        DirectoryState::Inactive | DirectoryState::Deleting
-    ) {
-        bail!(
-            "the directory is {}; activate it first",
-            directory.state.as_str()
-        );
-    }
-    let bound = store
-        .list_plugin_installations(None, Some(id))
-        .await?
-        .into_iter()
-        .any(|i| i.kind == "connector" && i.enabled);
-    if !bound {
-        bail!(
-            "no enabled connector plugin installation is bound to {id}; bind one with `rollcall plugin bind`"
-        );
+    if let Err(refusal) = store.sync_connector(&directory).await? {
+        bail!("{refusal}");
     }
     let (queued, _) = store
         .enqueue_sync_run(id, SyncTrigger::Manual, full)

@@ -257,6 +257,14 @@ impl Store {
 }
 
 impl Tx {
+    /// `sql`'s text in the form this backend binds fastest.
+    pub(crate) fn text(&self, sql: &crate::sql::Sql) -> String {
+        match self {
+            Tx::Sqlite(_) => sql.sqlite_text(),
+            Tx::Postgres { .. } => sql.text.clone(),
+        }
+    }
+
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,

@@ -236,3 +236,57 @@ impl Store {
         tx.commit().await
     }
 }
+
+/// Why a directory cannot be synced now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncRefusal {
+    /// Push (SCIM) and upload directories receive their data.
+    NotPull(String),
+    /// Inactive or being deleted.
+    Inactive(String),
+    /// No enabled connector installation is bound to it.
+    NoConnector,
+}
+
+impl std::fmt::Display for SyncRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncRefusal::NotPull(t) => write!(
+                f,
+                "a {t} directory receives its data from the provider (SCIM or upload); only pull directories sync"
+            ),
+            SyncRefusal::Inactive(s) => write!(f, "the directory is {s}; activate it first"),
+            SyncRefusal::NoConnector => f.write_str(
+                "no enabled connector plugin installation is bound to this directory; bind one (POST /api/v1/plugin_installations or rollcall plugin bind)",
+            ),
+        }
+    }
+}
+
+impl Store {
+    /// The directory's enabled connector installation, or why it cannot
+    /// be synced (API, CLI and the runner ask the same question).
+    pub async fn sync_connector(
+        &self,
+        directory: &rollcall_core::directory::Directory,
+    ) -> Result<Result<crate::PluginInstallation, SyncRefusal>, StoreError> {
+        use rollcall_core::directory::Ingress;
+        if directory.directory_type.ingress() != Ingress::Pull {
+            return Ok(Err(SyncRefusal::NotPull(
+                directory.directory_type.to_string(),
+            )));
+        }
+        if matches!(
+            directory.state,
+            DirectoryState::Inactive | DirectoryState::Deleting
+        ) {
+            return Ok(Err(SyncRefusal::Inactive(directory.state.as_str().into())));
+        }
+        Ok(self
+            .list_plugin_installations(None, Some(&directory.id))
+            .await?
+            .into_iter()
+            .find(|i| i.kind == "connector" && i.enabled)
+            .ok_or(SyncRefusal::NoConnector))
+    }
+}

@@ -42,7 +42,7 @@ pub use admin_keys::{AdminKey, AdminKeyScope};
 pub use backend::{BackendKind, PoolStats, SqliteSync, Store, StoreOptions};
 pub use directories::CreatedDirectory;
 pub use directory_state::{SyncChange, SyncPage};
-pub use directory_sync::DirectorySync;
+pub use directory_sync::{DirectorySync, SyncRefusal};
 pub use error::StoreError;
 pub use events::EventFilter;
 pub use groups::GroupFilter;

@@ -44,6 +44,43 @@ impl Sql {
         format!("({})", placeholders.join(", "))
     }
 
+    /// The text for SQLite: `$1, $2, …` in order become anonymous `?`.
+    /// sqlx looks every parameter up by name, which SQLite answers by a
+    /// linear scan over the named ones: with thousands of `$n` in one
+    /// multi-row statement binding turns quadratic, with `?` it does not.
+    /// Text whose placeholders are not exactly `$1…$n` in order is kept.
+    pub fn sqlite_text(&self) -> String {
+        let bytes = self.text.as_bytes();
+        let mut out = String::with_capacity(self.text.len());
+        let mut expected = 1usize;
+        let mut i = 0;
+        let mut last = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'$' {
+                let start = i + 1;
+                let mut end = start;
+                while end < bytes.len() && bytes[end].is_ascii_digit() {
+                    end += 1;
+                }
+                if end > start {
+                    let n: usize = self.text[start..end].parse().unwrap_or(0);
+                    if n != expected {
+                        return self.text.clone();
+                    }
+                    expected += 1;
+                    out.push_str(&self.text[last..i]);
+                    out.push('?');
+                    last = end;
+                    i = end;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        out.push_str(&self.text[last..]);
+        out
+    }
+
     /// Appends ` AND <column> <op> $n`.
     pub fn and(&mut self, column: &str, op: &str, arg: Arg) -> &mut Self {
         let p = self.arg(arg);
@@ -68,4 +105,24 @@ macro_rules! bind_args {
         }
         q
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_text_turns_ordered_placeholders_anonymous() {
+        let mut sql = Sql::new("SELECT a FROM t WHERE b = ");
+        let b = sql.arg(Arg::Int(1));
+        sql.push(&b);
+        let list = sql.tuple([Arg::Int(2), Arg::Int(3)]);
+        sql.push(&format!(" AND c IN {list}"));
+        assert_eq!(
+            sql.sqlite_text(),
+            "SELECT a FROM t WHERE b = ? AND c IN (?, ?)"
+        );
+        let reused = Sql::new("SELECT $1, $2, $1");
+        assert_eq!(reused.sqlite_text(), "SELECT $1, $2, $1");
+    }
 }

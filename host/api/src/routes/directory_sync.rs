@@ -6,9 +6,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rollcall_core::Timestamp;
-use rollcall_core::directory::{Directory, DirectoryState, Ingress};
+use rollcall_core::directory::Directory;
 use rollcall_core::ids::IdKind;
-use rollcall_store::{SyncRun, SyncStatus, SyncTrigger};
+use rollcall_store::{SyncRefusal, SyncRun, SyncStatus, SyncTrigger};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -122,37 +122,25 @@ async fn start_sync(
     ApiJson(body): ApiJson<SyncRequest>,
 ) -> ApiResult<(StatusCode, Json<SyncRun>)> {
     let directory = load(&state, &principal, &id).await?;
-    if directory.directory_type.ingress() != Ingress::Pull {
-        return Err(ApiError::invalid(format!(
-            "a {} directory receives its data from the provider (SCIM or upload); only pull directories sync",
-            directory.directory_type
-        )));
-    }
-    if matches!(
-        directory.state,
-        DirectoryState::Inactive | DirectoryState::Deleting
-    ) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "directory_inactive",
-            format!(
-                "the directory is {}; activate it first",
-                directory.state.as_str()
-            ),
-        ));
-    }
-    let bound = state
-        .store
-        .list_plugin_installations(None, Some(&directory.id))
-        .await?
-        .into_iter()
-        .any(|i| i.kind == "connector" && i.enabled);
-    if !bound {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_connector",
-            "no enabled connector plugin installation is bound to this directory; create one with POST /api/v1/plugin_installations",
-        ));
+    match state.store.sync_connector(&directory).await? {
+        Ok(_) => {}
+        Err(refusal @ SyncRefusal::NotPull(_)) => {
+            return Err(ApiError::invalid(refusal.to_string()));
+        }
+        Err(refusal @ SyncRefusal::Inactive(_)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "directory_inactive",
+                refusal.to_string(),
+            ));
+        }
+        Err(refusal @ SyncRefusal::NoConnector) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "no_connector",
+                refusal.to_string(),
+            ));
+        }
     }
     let (run, created) = state
         .store

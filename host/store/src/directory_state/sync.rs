@@ -64,14 +64,15 @@ pub enum SyncPage {
 const CHUNK: usize = 200;
 
 impl Store {
-    /// Writes one page and the run's position (already advanced by the
-    /// caller past this page) in one transaction. Updates the run's
+    /// Writes pages and the run's position (already advanced by the
+    /// caller past the last of them) in one transaction. Updates the run's
     /// counters. Fails without writing anything when the lease was lost.
-    pub async fn commit_sync_page(
+    /// Several pages share a transaction (and, on SQLite, one fsync).
+    pub async fn commit_sync_pages(
         &self,
         run: &mut SyncRun,
         owner: &str,
-        page: SyncPage,
+        pages: Vec<SyncPage>,
         removed: RemovedUsers,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
@@ -85,23 +86,31 @@ impl Store {
             events: Vec::new(),
             now: Timestamp::now(),
         };
-        if !matches!(page, SyncPage::Position) {
-            run.pages += 1;
-        }
-        match page {
-            SyncPage::Users(users) => writer.sync_users(run, users).await?,
-            SyncPage::Groups(groups) => writer.sync_groups(run, groups).await?,
-            SyncPage::Members {
+        // Consecutive members pages are reconciled as one batch.
+        let mut members = Vec::new();
+        for page in pages {
+            if !matches!(page, SyncPage::Position) {
+                run.pages += 1;
+            }
+            if let SyncPage::Members {
                 group_idp_id,
                 user_idp_ids,
-            } => {
-                writer
-                    .sync_members(run, &group_idp_id, user_idp_ids)
-                    .await?
+            } = page
+            {
+                members.push((group_idp_id, user_idp_ids));
+                continue;
             }
-            SyncPage::Changes(changes) => writer.sync_changes(run, changes, removed).await?,
-            SyncPage::Position => {}
+            writer
+                .sync_members(run, std::mem::take(&mut members))
+                .await?;
+            match page {
+                SyncPage::Users(users) => writer.sync_users(run, users).await?,
+                SyncPage::Groups(groups) => writer.sync_groups(run, groups).await?,
+                SyncPage::Changes(changes) => writer.sync_changes(run, changes, removed).await?,
+                SyncPage::Members { .. } | SyncPage::Position => {}
+            }
         }
+        writer.sync_members(run, members).await?;
         let pending = std::mem::take(&mut writer.events);
         events::append_many(&mut tx, pending).await?;
         save_progress(&mut tx, run, owner).await?;
@@ -185,6 +194,17 @@ impl Store {
     }
 }
 
+/// Appends `($a, $b), …` rows of (group id, user id) pairs.
+fn push_pairs(sql: &mut Sql, pairs: &[(String, String)]) {
+    for (i, (g, u)) in pairs.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        let row = sql.tuple([Arg::Text(g.clone()), Arg::Text(u.clone())]);
+        sql.push(&row);
+    }
+}
+
 fn note(run: &mut SyncRun, warning: String) {
     if run.warning.is_none() {
         run.warning = Some(warning);
@@ -203,8 +223,9 @@ impl Writer<'_> {
             let d = sql.arg(Arg::Text(self.directory.id.clone()));
             let list = sql.tuple(chunk.iter().map(|s| Arg::Text((*s).to_owned())));
             sql.push(&format!("directory_id = {d} AND idp_id IN {list}"));
+            let text = self.tx.text(&sql);
             let rows: Vec<(String, String, Vec<u8>)> = on_tx!(&mut *self.tx, |conn| {
-                bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+                bind_args!(sqlx::query_as(AssertSqlSafe(text)), sql.args)
                     .fetch_all(&mut *conn)
                     .await?
             });
@@ -226,8 +247,9 @@ impl Writer<'_> {
             let d = sql.arg(Arg::Text(self.directory.id.clone()));
             let list = sql.tuple(chunk.iter().map(|s| Arg::Text(s.clone())));
             sql.push(&format!("directory_id = {d} AND username_key IN {list}"));
+            let text = self.tx.text(&sql);
             let rows: Vec<(String, String)> = on_tx!(&mut *self.tx, |conn| {
-                bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+                bind_args!(sqlx::query_as(AssertSqlSafe(text)), sql.args)
                     .fetch_all(&mut *conn)
                     .await?
             });
@@ -252,8 +274,9 @@ impl Writer<'_> {
             sql.push(&g);
             let list = sql.tuple(chunk.iter().map(|s| Arg::Text(s.clone())));
             sql.push(&format!(" WHERE id IN {list}"));
+            let text = self.tx.text(&sql);
             on_tx!(&mut *self.tx, |conn| {
-                bind_args!(sqlx::query(AssertSqlSafe(sql.text)), sql.args)
+                bind_args!(sqlx::query(AssertSqlSafe(text)), sql.args)
                     .execute(&mut *conn)
                     .await?;
             });
@@ -387,8 +410,9 @@ impl Writer<'_> {
             sql.push(&row);
         }
         sql.push(&format!(" RETURNING {USER_COLUMNS}"));
+        let text = self.tx.text(&sql);
         let rows: Vec<UserRow> = on_tx!(&mut *self.tx, |conn| {
-            bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
+            bind_args!(sqlx::query_as(AssertSqlSafe(text)), sql.args)
                 .fetch_all(&mut *conn)
                 .await?
         });
@@ -408,8 +432,9 @@ impl Writer<'_> {
                 sql.push(&row);
             }
             sql.push(" ON CONFLICT DO NOTHING");
+            let text = self.tx.text(&sql);
             on_tx!(&mut *self.tx, |conn| {
-                bind_args!(sqlx::query(AssertSqlSafe(sql.text)), sql.args)
+                bind_args!(sqlx::query(AssertSqlSafe(text)), sql.args)
                     .execute(&mut *conn)
                     .await?;
             });
@@ -464,65 +489,98 @@ impl Writer<'_> {
             .await
     }
 
+    /// Members pages of one or more groups, reconciled together: a few
+    /// set-based statements per batch instead of several per page.
     async fn sync_members(
         &mut self,
         run: &mut SyncRun,
-        group_idp_id: &str,
-        user_idp_ids: Vec<String>,
+        pages: Vec<(String, Vec<String>)>,
     ) -> Result<(), StoreError> {
-        let Some(group) = self
-            .find_group(&Ref::IdpId(group_idp_id.to_owned()))
-            .await?
-        else {
-            // The group vanished between pages (removed by another run's
-            // incremental change): nothing to attach members to.
-            run.counts.members_skipped += user_idp_ids.len() as u64;
+        if pages.is_empty() {
             return Ok(());
-        };
-        let group = DirectoryGroup::from(group);
-        let mut unique: Vec<&str> = Vec::with_capacity(user_idp_ids.len());
-        let mut dedupe = HashSet::new();
-        for idp in &user_idp_ids {
-            if dedupe.insert(idp.as_str()) {
-                unique.push(idp);
-            }
         }
-        let users = self.user_hashes(&unique).await?;
-        let skipped = unique.len() - users.len();
-        if skipped > 0 {
-            run.counts.members_skipped += skipped as u64;
-        }
-        let user_ids: Vec<String> = unique
-            .iter()
-            .filter_map(|idp| users.get(*idp).map(|(id, _)| id.clone()))
-            .collect();
-        // Which of them are members already.
-        let mut current: HashSet<String> = HashSet::new();
-        for chunk in user_ids.chunks(500) {
-            let mut sql = Sql::new("SELECT user_id FROM directory_memberships WHERE ");
-            let g = sql.arg(Arg::Text(group.id.clone()));
-            let list = sql.tuple(chunk.iter().map(|s| Arg::Text(s.clone())));
-            sql.push(&format!("group_id = {g} AND user_id IN {list}"));
-            let rows: Vec<String> = on_tx!(&mut *self.tx, |conn| {
-                bind_args!(sqlx::query_scalar(AssertSqlSafe(sql.text)), sql.args)
+        // The groups, by provider id.
+        let mut group_idps: Vec<&str> = pages.iter().map(|(g, _)| g.as_str()).collect();
+        group_idps.sort_unstable();
+        group_idps.dedup();
+        let mut groups: HashMap<String, DirectoryGroup> = HashMap::new();
+        for chunk in group_idps.chunks(500) {
+            let mut sql = Sql::new(&format!(
+                "SELECT {GROUP_COLUMNS} FROM directory_groups WHERE "
+            ));
+            let d = sql.arg(Arg::Text(self.directory.id.clone()));
+            let list = sql.tuple(chunk.iter().map(|s| Arg::Text((*s).to_owned())));
+            sql.push(&format!("directory_id = {d} AND idp_id IN {list}"));
+            let text = self.tx.text(&sql);
+            let rows: Vec<GroupRow> = on_tx!(&mut *self.tx, |conn| {
+                bind_args!(sqlx::query_as(AssertSqlSafe(text)), sql.args)
                     .fetch_all(&mut *conn)
                     .await?
             });
-            current.extend(rows);
+            for row in rows {
+                let group = DirectoryGroup::from(row);
+                groups.insert(group.idp_id.clone(), group);
+            }
         }
-        let (existing, added): (Vec<String>, Vec<String>) =
-            user_ids.into_iter().partition(|id| current.contains(id));
-        run.counts.members_unchanged += existing.len() as u64;
+        // The users, by provider id.
+        let mut user_idps: Vec<&str> = pages
+            .iter()
+            .flat_map(|(_, users)| users.iter().map(String::as_str))
+            .collect();
+        user_idps.sort_unstable();
+        user_idps.dedup();
+        let users = self.user_hashes(&user_idps).await?;
+        // Wanted (group id, user id) pairs, in page order, without repeats.
+        let mut wanted: Vec<(String, String)> = Vec::new();
+        let mut seen_pairs: HashSet<(String, String)> = HashSet::new();
+        for (group_idp, members) in &pages {
+            let Some(group) = groups.get(group_idp) else {
+                // The group vanished since it was listed.
+                run.counts.members_skipped += members.len() as u64;
+                continue;
+            };
+            for idp in members {
+                match users.get(idp) {
+                    Some((user_id, _)) => {
+                        let pair = (group.id.clone(), user_id.clone());
+                        if seen_pairs.insert(pair.clone()) {
+                            wanted.push(pair);
+                        }
+                    }
+                    None => run.counts.members_skipped += 1,
+                }
+            }
+        }
+        // Which pairs exist already.
+        let mut existing: HashSet<(String, String)> = HashSet::new();
+        for chunk in wanted.chunks(250) {
+            let mut sql = Sql::new(
+                "SELECT group_id, user_id FROM directory_memberships WHERE (group_id, user_id) IN (VALUES ",
+            );
+            push_pairs(&mut sql, chunk);
+            sql.push(")");
+            let text = self.tx.text(&sql);
+            let rows: Vec<(String, String)> = on_tx!(&mut *self.tx, |conn| {
+                bind_args!(sqlx::query_as(AssertSqlSafe(text)), sql.args)
+                    .fetch_all(&mut *conn)
+                    .await?
+            });
+            existing.extend(rows);
+        }
+        let (kept, added): (Vec<(String, String)>, Vec<(String, String)>) =
+            wanted.into_iter().partition(|p| existing.contains(p));
+        run.counts.members_unchanged += kept.len() as u64;
         if let Some(generation) = run.generation {
-            for chunk in existing.chunks(500) {
+            for chunk in kept.chunks(250) {
                 let mut sql = Sql::new("UPDATE directory_memberships SET sync_generation = ");
-                let gen_arg = sql.arg(Arg::Int(generation));
-                sql.push(&gen_arg);
-                let g = sql.arg(Arg::Text(group.id.clone()));
-                let list = sql.tuple(chunk.iter().map(|s| Arg::Text(s.clone())));
-                sql.push(&format!(" WHERE group_id = {g} AND user_id IN {list}"));
+                let g = sql.arg(Arg::Int(generation));
+                sql.push(&g);
+                sql.push(" WHERE (group_id, user_id) IN (VALUES ");
+                push_pairs(&mut sql, chunk);
+                sql.push(")");
+                let text = self.tx.text(&sql);
                 on_tx!(&mut *self.tx, |conn| {
-                    bind_args!(sqlx::query(AssertSqlSafe(sql.text)), sql.args)
+                    bind_args!(sqlx::query(AssertSqlSafe(text)), sql.args)
                         .execute(&mut *conn)
                         .await?;
                 });
@@ -537,63 +595,93 @@ impl Writer<'_> {
                 "INSERT INTO directory_memberships (group_id, user_id, directory_id, created_at, \
                  sync_generation) VALUES ",
             );
-            for (i, user) in chunk.iter().enumerate() {
+            for (i, (g, u)) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
                 }
                 let row = sql.tuple([
-                    Arg::Text(group.id.clone()),
-                    Arg::Text(user.clone()),
+                    Arg::Text(g.clone()),
+                    Arg::Text(u.clone()),
                     Arg::Text(self.directory.id.clone()),
                     Arg::Int(now),
                     Arg::OptInt(run.generation),
                 ]);
                 sql.push(&row);
             }
+            let text = self.tx.text(&sql);
             on_tx!(&mut *self.tx, |conn| {
-                bind_args!(sqlx::query(AssertSqlSafe(sql.text)), sql.args)
+                bind_args!(sqlx::query(AssertSqlSafe(text)), sql.args)
                     .execute(&mut *conn)
                     .await?;
             });
-            // A membership change is a change of the user (its groups):
-            // bump versions so ETags see it; the group once below.
-            let mut sql =
-                Sql::new("UPDATE directory_users SET version = version + 1, updated_at = ");
-            let n = sql.arg(Arg::Int(now));
-            sql.push(&n);
-            let list = sql.tuple(chunk.iter().map(|s| Arg::Text(s.clone())));
-            sql.push(&format!(" WHERE id IN {list}"));
-            let rows: Vec<UserRow> = {
-                sql.push(&format!(" RETURNING {USER_COLUMNS}"));
-                on_tx!(&mut *self.tx, |conn| {
-                    bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
-                        .fetch_all(&mut *conn)
-                        .await?
-                })
-            };
-            let mut by_id: HashMap<String, DirectoryUser> = HashMap::with_capacity(rows.len());
-            for row in rows {
-                let user = DirectoryUser::try_from(row)?;
-                by_id.insert(user.id.clone(), user);
-            }
-            for id in chunk {
-                if let Some(user) = by_id.get(id) {
-                    let data = self.membership_data(user, &group);
-                    self.emit(EventType::GroupUserAdded, data);
-                }
-            }
         }
         run.counts.members_added += added.len() as u64;
-        on_tx!(&mut *self.tx, |conn| {
-            sqlx::query(
-                "UPDATE directory_groups SET version = version + 1, updated_at = $2 WHERE id = $1",
-            )
-            .bind(&group.id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        });
+        // A membership change is a change of the user (its groups) and of
+        // the group (its members): bump their versions once per batch so
+        // ETags see it, and describe each membership with them.
+        let mut user_ids: Vec<&str> = added.iter().map(|(_, u)| u.as_str()).collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        let mut touched_users: HashMap<String, DirectoryUser> = HashMap::new();
+        for chunk in user_ids.chunks(500) {
+            for row in self
+                .bump_versions::<UserRow>("directory_users", USER_COLUMNS, chunk, now)
+                .await?
+            {
+                let user = DirectoryUser::try_from(row)?;
+                touched_users.insert(user.id.clone(), user);
+            }
+        }
+        let mut group_ids: Vec<&str> = added.iter().map(|(g, _)| g.as_str()).collect();
+        group_ids.sort_unstable();
+        group_ids.dedup();
+        let mut touched_groups: HashMap<String, DirectoryGroup> = HashMap::new();
+        for chunk in group_ids.chunks(500) {
+            for row in self
+                .bump_versions::<GroupRow>("directory_groups", GROUP_COLUMNS, chunk, now)
+                .await?
+            {
+                let group = DirectoryGroup::from(row);
+                touched_groups.insert(group.id.clone(), group);
+            }
+        }
+        for (g, u) in &added {
+            if let (Some(user), Some(group)) = (touched_users.get(u), touched_groups.get(g)) {
+                let data = self.membership_data(user, group);
+                self.emit(EventType::GroupUserAdded, data);
+            }
+        }
         Ok(())
+    }
+
+    /// `version + 1` and `updated_at` for these rows of `table`; answers
+    /// them as stored.
+    async fn bump_versions<R>(
+        &mut self,
+        table: &str,
+        columns: &str,
+        ids: &[&str],
+        now: i64,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: Send
+            + Unpin
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        let mut sql = Sql::new(&format!(
+            "UPDATE {table} SET version = version + 1, updated_at = "
+        ));
+        let n = sql.arg(Arg::Int(now));
+        sql.push(&n);
+        let list = sql.tuple(ids.iter().map(|s| Arg::Text((*s).to_owned())));
+        sql.push(&format!(" WHERE id IN {list} RETURNING {columns}"));
+        let text = self.tx.text(&sql);
+        Ok(on_tx!(&mut *self.tx, |conn| {
+            bind_args!(sqlx::query_as(AssertSqlSafe(text)), sql.args)
+                .fetch_all(&mut *conn)
+                .await?
+        }))
     }
 
     async fn sync_changes(

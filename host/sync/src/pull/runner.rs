@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rollcall_core::Timestamp;
-use rollcall_core::directory::{Directory, Ingress};
+use rollcall_core::directory::Directory;
 use rollcall_core::sync_settings::DirectorySyncSettings;
 use rollcall_runtime::registry::prepare_installation;
 use rollcall_runtime::{Change, ConnectorInstance, InvokeError, PluginError, Runtime};
 use rollcall_store::{
-    RunEnd, Store, StoreError, SyncChange, SyncMode, SyncPage, SyncPhase, SyncRun,
+    RunEnd, Store, StoreError, SyncChange, SyncMode, SyncPage, SyncPhase, SyncRefusal, SyncRun,
 };
 
 use super::outcome::{Next, classify};
@@ -26,6 +26,52 @@ use super::settings::PullSettings;
 
 /// Memberships, groups or users removed per transaction after a full pass.
 const REMOVAL_BATCH: u32 = 500;
+
+/// Pages read but not yet committed. Several pages share a transaction
+/// (one fsync on SQLite instead of one per page) up to these bounds, which
+/// also bound memory; the run's position is committed with them, so a
+/// crash repeats at most these pages, without duplicate events.
+struct Pending {
+    pages: Vec<SyncPage>,
+    items: usize,
+    since: std::time::Instant,
+}
+
+/// Objects (users, groups, memberships, changes) per commit at most.
+const FLUSH_ITEMS: usize = 5_000;
+/// Pages per commit at most.
+const FLUSH_PAGES: usize = 200;
+/// Longest wait before buffered pages are committed (progress stays live).
+const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Pending {
+    fn new() -> Self {
+        Pending {
+            pages: Vec::new(),
+            items: 0,
+            since: std::time::Instant::now(),
+        }
+    }
+
+    fn push(&mut self, page: SyncPage, items: usize) {
+        if self.pages.is_empty() {
+            self.since = std::time::Instant::now();
+        }
+        self.pages.push(page);
+        self.items += items;
+    }
+
+    fn due(&self) -> bool {
+        self.items >= FLUSH_ITEMS
+            || self.pages.len() >= FLUSH_PAGES
+            || (!self.pages.is_empty() && self.since.elapsed() >= FLUSH_AFTER)
+    }
+
+    fn take(&mut self) -> Vec<SyncPage> {
+        self.items = 0;
+        std::mem::take(&mut self.pages)
+    }
+}
 
 /// How a run attempt ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,27 +324,13 @@ impl RunDriver {
     }
 
     async fn connector(&self, directory: &Directory) -> Result<ConnectorInstance, Stop> {
-        if directory.directory_type.ingress() != Ingress::Pull {
-            return Err(Stop::Fail(
-                "not_pull",
-                format!(
-                    "directory type {} is not synced by pulling",
-                    directory.directory_type
-                ),
-            ));
-        }
-        let installation = self
-            .store
-            .list_plugin_installations(None, Some(&directory.id))
-            .await?
-            .into_iter()
-            .find(|i| i.kind == "connector" && i.enabled)
-            .ok_or_else(|| {
-                Stop::Fail(
-                    "no_connector",
-                    "no enabled connector plugin installation is bound to this directory".into(),
-                )
-            })?;
+        let installation = match self.store.sync_connector(directory).await? {
+            Ok(installation) => installation,
+            Err(refusal @ SyncRefusal::NoConnector) => {
+                return Err(Stop::Fail("no_connector", refusal.to_string()));
+            }
+            Err(refusal) => return Err(Stop::Fail("not_syncable", refusal.to_string())),
+        };
         let (plugin, ctx) = prepare_installation(&self.runtime, &self.store, &installation)
             .await
             .map_err(|e| Stop::Fail("invalid_config", e.to_string()))?;
@@ -317,10 +349,19 @@ impl RunDriver {
         let mut connector = self.connector(directory).await?;
         let size = self.settings.page_size;
         let removed = settings.removed_users;
+        let mut pending = Pending::new();
+        // Commits what is buffered, then stops with `$e`.
+        macro_rules! bail_with {
+            ($e:expr) => {{
+                self.flush(run, owner, &mut pending, removed).await?;
+                return Err($e);
+            }};
+        }
         loop {
             if stop.load(Ordering::Relaxed) {
-                return Err(Stop::Interrupted);
+                bail_with!(Stop::Interrupted);
             }
+            let phase = run.phase;
             match run.phase {
                 SyncPhase::Start => {
                     let state = self.store.directory_sync(&directory.id).await?;
@@ -337,15 +378,16 @@ impl RunDriver {
                             run.mode = SyncMode::Incremental;
                             run.phase = SyncPhase::Changes;
                             run.checkpoint = Some(checkpoint);
-                            self.store
-                                .commit_sync_page(run, owner, SyncPage::Position, removed)
-                                .await?;
+                            pending.push(SyncPage::Position, 0);
                         }
                         _ => self.start_full(run, owner, &mut connector).await?,
                     }
                 }
                 SyncPhase::Users => {
-                    let page = connector.list_users(run.cursor.clone(), size).await?;
+                    let page = match connector.list_users(run.cursor.clone(), size).await {
+                        Ok(page) => page,
+                        Err(e) => bail_with!(e.into()),
+                    };
                     match page.next_cursor {
                         Some(next) => run.cursor = Some(next),
                         None => {
@@ -353,12 +395,14 @@ impl RunDriver {
                             run.cursor = None;
                         }
                     }
-                    self.store
-                        .commit_sync_page(run, owner, SyncPage::Users(page.items), removed)
-                        .await?;
+                    let n = page.items.len();
+                    pending.push(SyncPage::Users(page.items), n);
                 }
                 SyncPhase::Groups => {
-                    let page = connector.list_groups(run.cursor.clone(), size).await?;
+                    let page = match connector.list_groups(run.cursor.clone(), size).await {
+                        Ok(page) => page,
+                        Err(e) => bail_with!(e.into()),
+                    };
                     match page.next_cursor {
                         Some(next) => run.cursor = Some(next),
                         None => {
@@ -367,14 +411,14 @@ impl RunDriver {
                             run.member_group = None;
                         }
                     }
-                    self.store
-                        .commit_sync_page(run, owner, SyncPage::Groups(page.items), removed)
-                        .await?;
+                    let n = page.items.len();
+                    pending.push(SyncPage::Groups(page.items), n);
                 }
                 SyncPhase::Members => {
                     let generation = run.generation.unwrap_or_default();
                     let Some(group) = run.member_group.clone() else {
-                        // Entering the phase: the first group of this pass.
+                        // Entering the phase (every group is committed):
+                        // the first group of this pass.
                         match self
                             .store
                             .next_member_group(&directory.id, generation, None)
@@ -383,9 +427,8 @@ impl RunDriver {
                             Some(first) => run.member_group = Some(first),
                             None => run.phase = SyncPhase::Removing,
                         }
-                        self.store
-                            .commit_sync_page(run, owner, SyncPage::Position, removed)
-                            .await?;
+                        pending.push(SyncPage::Position, 0);
+                        self.flush(run, owner, &mut pending, removed).await?;
                         continue;
                     };
                     let page = match connector
@@ -400,7 +443,7 @@ impl RunDriver {
                                 next_cursor: None,
                             }
                         }
-                        Err(e) => return Err(e.into()),
+                        Err(e) => bail_with!(e.into()),
                     };
                     match page.next_cursor {
                         Some(next) => run.cursor = Some(next),
@@ -419,25 +462,23 @@ impl RunDriver {
                             }
                         }
                     }
-                    let user_idp_ids = page
+                    let user_idp_ids: Vec<String> = page
                         .items
                         .into_iter()
                         .filter(|m| m.group_idp_id == group || m.group_idp_id.is_empty())
                         .map(|m| m.user_idp_id)
                         .collect();
-                    self.store
-                        .commit_sync_page(
-                            run,
-                            owner,
-                            SyncPage::Members {
-                                group_idp_id: group,
-                                user_idp_ids,
-                            },
-                            removed,
-                        )
-                        .await?;
+                    let n = user_idp_ids.len();
+                    pending.push(
+                        SyncPage::Members {
+                            group_idp_id: group,
+                            user_idp_ids,
+                        },
+                        n,
+                    );
                 }
                 SyncPhase::Removing => {
+                    self.flush(run, owner, &mut pending, removed).await?;
                     let seen = run.counts.users_created
                         + run.counts.users_updated
                         + run.counts.users_unchanged
@@ -471,24 +512,48 @@ impl RunDriver {
                                 run = %run.id, reason = %m,
                                 "checkpoint expired; running a full pass instead"
                             );
+                            self.flush(run, owner, &mut pending, removed).await?;
                             self.start_full(run, owner, &mut connector).await?;
                             continue;
                         }
-                        Err(e) => return Err(e.into()),
+                        Err(e) => bail_with!(e.into()),
                     };
                     run.checkpoint = Some(page.checkpoint);
                     if !page.has_more {
                         run.phase = SyncPhase::Done;
                     }
-                    let changes = page.changes.into_iter().map(sync_change).collect();
-                    self.store
-                        .commit_sync_page(run, owner, SyncPage::Changes(changes), removed)
-                        .await?;
+                    let changes: Vec<SyncChange> =
+                        page.changes.into_iter().map(sync_change).collect();
+                    let n = changes.len();
+                    pending.push(SyncPage::Changes(changes), n);
                 }
-                SyncPhase::Done => return Ok(()),
+                SyncPhase::Done => {
+                    self.flush(run, owner, &mut pending, removed).await?;
+                    return Ok(());
+                }
             }
-            progress(run);
+            if run.phase != phase || pending.due() {
+                self.flush(run, owner, &mut pending, removed).await?;
+                progress(run);
+            }
         }
+    }
+
+    /// Commits the buffered pages with the run's position.
+    async fn flush(
+        &self,
+        run: &mut SyncRun,
+        owner: &str,
+        pending: &mut Pending,
+        removed: rollcall_core::sync_settings::RemovedUsersPolicy,
+    ) -> Result<(), StoreError> {
+        if pending.pages.is_empty() {
+            return Ok(());
+        }
+        let pages = pending.take();
+        self.store
+            .commit_sync_pages(run, owner, pages, removed)
+            .await
     }
 
     /// Begins a full pass: the connector's "from now on" checkpoint (none
