@@ -312,7 +312,21 @@ impl Writer<'_> {
             .iter()
             .map(|idp| (idp.clone(), inputs[idp].lookup_keys().username_key))
             .collect();
-        let wanted_keys: Vec<String> = keys.iter().filter_map(|(_, k)| k.clone()).collect();
+        // Unchanged users keep their username: only the others are checked.
+        let hashes: HashMap<String, [u8; 32]> = order
+            .iter()
+            .map(|idp| (idp.clone(), inputs[idp].content_hash()))
+            .collect();
+        let unchanged = |idp: &str| {
+            existing
+                .get(idp)
+                .is_some_and(|(_, h)| h.as_slice() == hashes[idp].as_slice())
+        };
+        let wanted_keys: Vec<String> = keys
+            .iter()
+            .filter(|(idp, _)| !unchanged(idp))
+            .filter_map(|(_, k)| k.clone())
+            .collect();
         let owners = self.username_owners(&wanted_keys).await?;
         let mut claimed: HashSet<String> = HashSet::new();
         let mut seen_ids = Vec::with_capacity(order.len());
@@ -320,6 +334,14 @@ impl Writer<'_> {
         for (idp, key) in keys {
             let input = inputs.remove(&idp).expect("input of listed idp");
             let current = existing.get(&idp);
+            if unchanged(&idp) {
+                run.counts.users_unchanged += 1;
+                if let Some(key) = key {
+                    claimed.insert(key);
+                }
+                seen_ids.push(current.map(|(id, _)| id.clone()).unwrap_or_default());
+                continue;
+            }
             if let Some(key) = &key {
                 let owner = owners.get(key);
                 let taken_by_other = owner.is_some_and(|o| current.is_none_or(|(id, _)| id != o));

@@ -24,6 +24,59 @@ use rollcall_store::{
 use super::outcome::{Next, classify};
 use super::settings::PullSettings;
 
+/// How the producer of a pipeline ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Produced {
+    /// The run reached a step that is not a page read (removal, done).
+    Phase,
+    /// The connector said the checkpoint expired: run a full pass.
+    Expired,
+}
+
+/// The part of a run's state that says where it is.
+#[derive(Debug, Clone, PartialEq)]
+struct Position {
+    phase: SyncPhase,
+    cursor: Option<String>,
+    member_group: Option<String>,
+    checkpoint: Option<String>,
+    generation: Option<i64>,
+}
+
+impl Position {
+    fn of(run: &SyncRun) -> Position {
+        Position {
+            phase: run.phase,
+            cursor: run.cursor.clone(),
+            member_group: run.member_group.clone(),
+            checkpoint: run.checkpoint.clone(),
+            generation: run.generation,
+        }
+    }
+
+    fn apply(&self, run: &mut SyncRun) {
+        run.phase = self.phase;
+        run.cursor = self.cursor.clone();
+        run.member_group = self.member_group.clone();
+        run.checkpoint = self.checkpoint.clone();
+    }
+}
+
+/// What the producer hands the consumer.
+enum Item {
+    /// A page and the position after it.
+    Page {
+        page: SyncPage,
+        items: usize,
+        after: Position,
+    },
+    /// Commit everything, then answer.
+    Barrier(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Pages read ahead of the commits at most (bounds memory).
+const PIPELINE_PAGES: usize = 8;
+
 /// Memberships, groups or users removed per transaction after a full pass.
 const REMOVAL_BATCH: u32 = 500;
 
@@ -347,21 +400,11 @@ impl RunDriver {
         progress: &(dyn Fn(&SyncRun) + Send + Sync),
     ) -> Result<(), Stop> {
         let mut connector = self.connector(directory).await?;
-        let size = self.settings.page_size;
         let removed = settings.removed_users;
-        let mut pending = Pending::new();
-        // Commits what is buffered, then stops with `$e`.
-        macro_rules! bail_with {
-            ($e:expr) => {{
-                self.flush(run, owner, &mut pending, removed).await?;
-                return Err($e);
-            }};
-        }
         loop {
             if stop.load(Ordering::Relaxed) {
-                bail_with!(Stop::Interrupted);
+                return Err(Stop::Interrupted);
             }
-            let phase = run.phase;
             match run.phase {
                 SyncPhase::Start => {
                     let state = self.store.directory_sync(&directory.id).await?;
@@ -378,107 +421,30 @@ impl RunDriver {
                             run.mode = SyncMode::Incremental;
                             run.phase = SyncPhase::Changes;
                             run.checkpoint = Some(checkpoint);
-                            pending.push(SyncPage::Position, 0);
+                            self.store
+                                .commit_sync_pages(run, owner, vec![SyncPage::Position], removed)
+                                .await?;
                         }
                         _ => self.start_full(run, owner, &mut connector).await?,
                     }
                 }
-                SyncPhase::Users => {
-                    let page = match connector.list_users(run.cursor.clone(), size).await {
-                        Ok(page) => page,
-                        Err(e) => bail_with!(e.into()),
-                    };
-                    match page.next_cursor {
-                        Some(next) => run.cursor = Some(next),
-                        None => {
-                            run.phase = SyncPhase::Groups;
-                            run.cursor = None;
-                        }
+                SyncPhase::Users | SyncPhase::Groups | SyncPhase::Members | SyncPhase::Changes => {
+                    let outcome = self
+                        .pipeline(
+                            run,
+                            owner,
+                            &mut connector,
+                            directory,
+                            removed,
+                            stop,
+                            progress,
+                        )
+                        .await?;
+                    if outcome == Produced::Expired {
+                        self.start_full(run, owner, &mut connector).await?;
                     }
-                    let n = page.items.len();
-                    pending.push(SyncPage::Users(page.items), n);
-                }
-                SyncPhase::Groups => {
-                    let page = match connector.list_groups(run.cursor.clone(), size).await {
-                        Ok(page) => page,
-                        Err(e) => bail_with!(e.into()),
-                    };
-                    match page.next_cursor {
-                        Some(next) => run.cursor = Some(next),
-                        None => {
-                            run.phase = SyncPhase::Members;
-                            run.cursor = None;
-                            run.member_group = None;
-                        }
-                    }
-                    let n = page.items.len();
-                    pending.push(SyncPage::Groups(page.items), n);
-                }
-                SyncPhase::Members => {
-                    let generation = run.generation.unwrap_or_default();
-                    let Some(group) = run.member_group.clone() else {
-                        // Entering the phase (every group is committed):
-                        // the first group of this pass.
-                        match self
-                            .store
-                            .next_member_group(&directory.id, generation, None)
-                            .await?
-                        {
-                            Some(first) => run.member_group = Some(first),
-                            None => run.phase = SyncPhase::Removing,
-                        }
-                        pending.push(SyncPage::Position, 0);
-                        self.flush(run, owner, &mut pending, removed).await?;
-                        continue;
-                    };
-                    let page = match connector
-                        .list_members(&group, run.cursor.clone(), size)
-                        .await
-                    {
-                        Ok(page) => page,
-                        // The group vanished since it was listed: no members.
-                        Err(InvokeError::Plugin(PluginError::NotFound(_))) => {
-                            rollcall_runtime::Page {
-                                items: Vec::new(),
-                                next_cursor: None,
-                            }
-                        }
-                        Err(e) => bail_with!(e.into()),
-                    };
-                    match page.next_cursor {
-                        Some(next) => run.cursor = Some(next),
-                        None => {
-                            run.cursor = None;
-                            match self
-                                .store
-                                .next_member_group(&directory.id, generation, Some(&group))
-                                .await?
-                            {
-                                Some(next) => run.member_group = Some(next),
-                                None => {
-                                    run.member_group = None;
-                                    run.phase = SyncPhase::Removing;
-                                }
-                            }
-                        }
-                    }
-                    let user_idp_ids: Vec<String> = page
-                        .items
-                        .into_iter()
-                        .filter(|m| m.group_idp_id == group || m.group_idp_id.is_empty())
-                        .map(|m| m.user_idp_id)
-                        .collect();
-                    let n = user_idp_ids.len();
-                    pending.push(
-                        SyncPage::Members {
-                            group_idp_id: group,
-                            user_idp_ids,
-                        },
-                        n,
-                    );
                 }
                 SyncPhase::Removing => {
-                    self.flush(run, owner, &mut pending, removed).await?;
                     let seen = run.counts.users_created
                         + run.counts.users_updated
                         + run.counts.users_unchanged
@@ -503,57 +469,265 @@ impl RunDriver {
                     }
                     run.phase = SyncPhase::Done;
                 }
-                SyncPhase::Changes => {
-                    let checkpoint = run.checkpoint.clone();
-                    let page = match connector.changes(checkpoint.as_deref()).await {
-                        Ok(page) => page,
-                        Err(InvokeError::Plugin(PluginError::NotFound(m))) => {
-                            tracing::info!(
-                                run = %run.id, reason = %m,
-                                "checkpoint expired; running a full pass instead"
-                            );
-                            self.flush(run, owner, &mut pending, removed).await?;
-                            self.start_full(run, owner, &mut connector).await?;
-                            continue;
-                        }
-                        Err(e) => bail_with!(e.into()),
-                    };
-                    run.checkpoint = Some(page.checkpoint);
-                    if !page.has_more {
-                        run.phase = SyncPhase::Done;
-                    }
-                    let changes: Vec<SyncChange> =
-                        page.changes.into_iter().map(sync_change).collect();
-                    let n = changes.len();
-                    pending.push(SyncPage::Changes(changes), n);
-                }
-                SyncPhase::Done => {
-                    self.flush(run, owner, &mut pending, removed).await?;
-                    return Ok(());
-                }
+                SyncPhase::Done => return Ok(()),
             }
-            if run.phase != phase || pending.due() {
-                self.flush(run, owner, &mut pending, removed).await?;
-                progress(run);
-            }
+            progress(run);
         }
     }
 
-    /// Commits the buffered pages with the run's position.
-    async fn flush(
+    /// Reads pages (the producer) while earlier ones are committed (the
+    /// consumer), from the run's position until the pass needs something
+    /// else (removal, done, an expired checkpoint) or fails. Each commit
+    /// carries the position after its last page; what was read before a
+    /// failure is committed before the failure is answered.
+    #[allow(clippy::too_many_arguments)]
+    async fn pipeline(
+        &self,
+        run: &mut SyncRun,
+        owner: &str,
+        connector: &mut ConnectorInstance,
+        directory: &Directory,
+        removed: rollcall_core::sync_settings::RemovedUsersPolicy,
+        stop: &AtomicBool,
+        progress: &(dyn Fn(&SyncRun) + Send + Sync),
+    ) -> Result<Produced, Stop> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Item>(PIPELINE_PAGES);
+        let start = Position::of(run);
+        let producer = self.produce(start, connector, &directory.id, stop, tx);
+        // The consumer owns the receiver: when it stops (a failed commit),
+        // the producer's next send fails instead of waiting forever.
+        let run_ref = &mut *run;
+        let consumer = async move {
+            let run = run_ref;
+            let mut pending = Pending::new();
+            let mut last: Option<Position> = None;
+            loop {
+                let item = if pending.pages.is_empty() {
+                    rx.recv().await
+                } else {
+                    // Commit when due, or when the producer is slower.
+                    match tokio::time::timeout(FLUSH_AFTER, rx.recv()).await {
+                        Ok(item) => item,
+                        Err(_) => {
+                            self.commit(run, owner, &mut pending, &last, removed)
+                                .await?;
+                            progress(run);
+                            continue;
+                        }
+                    }
+                };
+                match item {
+                    Some(Item::Page { page, items, after }) => {
+                        pending.push(page, items);
+                        last = Some(after);
+                        if pending.due() {
+                            self.commit(run, owner, &mut pending, &last, removed)
+                                .await?;
+                            progress(run);
+                        }
+                    }
+                    Some(Item::Barrier(ack)) => {
+                        self.commit(run, owner, &mut pending, &last, removed)
+                            .await?;
+                        progress(run);
+                        let _ = ack.send(());
+                    }
+                    None => {
+                        self.commit(run, owner, &mut pending, &last, removed)
+                            .await?;
+                        return Ok::<(), StoreError>(());
+                    }
+                }
+            }
+        };
+        let (produced, consumed) = tokio::join!(producer, consumer);
+        consumed?;
+        let produced = produced?;
+        if let Some(position) = produced.1 {
+            position.apply(run);
+        }
+        Ok(produced.0)
+    }
+
+    /// Commits buffered pages with the position after the last of them.
+    async fn commit(
         &self,
         run: &mut SyncRun,
         owner: &str,
         pending: &mut Pending,
+        last: &Option<Position>,
         removed: rollcall_core::sync_settings::RemovedUsersPolicy,
     ) -> Result<(), StoreError> {
         if pending.pages.is_empty() {
             return Ok(());
         }
+        if let Some(position) = last {
+            position.apply(run);
+        }
         let pages = pending.take();
         self.store
             .commit_sync_pages(run, owner, pages, removed)
             .await
+    }
+
+    /// The producer: connector reads from `pos`, each page sent with the
+    /// position after it. Answers how it ended and, when it ended on a
+    /// position change it did not send, that position.
+    async fn produce(
+        &self,
+        mut pos: Position,
+        connector: &mut ConnectorInstance,
+        directory_id: &str,
+        stop: &AtomicBool,
+        tx: tokio::sync::mpsc::Sender<Item>,
+    ) -> Result<(Produced, Option<Position>), Stop> {
+        let size = self.settings.page_size;
+        let send = |page: SyncPage, items: usize, after: &Position| {
+            tx.send(Item::Page {
+                page,
+                items,
+                after: after.clone(),
+            })
+        };
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(Stop::Interrupted);
+            }
+            match pos.phase {
+                SyncPhase::Users => {
+                    let page = connector.list_users(pos.cursor.clone(), size).await?;
+                    match page.next_cursor {
+                        Some(next) => pos.cursor = Some(next),
+                        None => {
+                            pos.phase = SyncPhase::Groups;
+                            pos.cursor = None;
+                        }
+                    }
+                    let n = page.items.len();
+                    if send(SyncPage::Users(page.items), n, &pos).await.is_err() {
+                        return Err(Stop::Interrupted);
+                    }
+                }
+                SyncPhase::Groups => {
+                    let page = connector.list_groups(pos.cursor.clone(), size).await?;
+                    let done = page.next_cursor.is_none();
+                    match page.next_cursor {
+                        Some(next) => pos.cursor = Some(next),
+                        None => {
+                            pos.phase = SyncPhase::Members;
+                            pos.cursor = None;
+                            pos.member_group = None;
+                        }
+                    }
+                    let n = page.items.len();
+                    if send(SyncPage::Groups(page.items), n, &pos).await.is_err() {
+                        return Err(Stop::Interrupted);
+                    }
+                    if done {
+                        // The members phase walks the committed groups.
+                        let (ack, acked) = tokio::sync::oneshot::channel();
+                        if tx.send(Item::Barrier(ack)).await.is_err() || acked.await.is_err() {
+                            return Err(Stop::Interrupted);
+                        }
+                    }
+                }
+                SyncPhase::Members => {
+                    let generation = pos.generation.unwrap_or_default();
+                    let Some(group) = pos.member_group.clone() else {
+                        match self
+                            .store
+                            .next_member_group(directory_id, generation, None)
+                            .await?
+                        {
+                            Some(first) => pos.member_group = Some(first),
+                            None => {
+                                pos.phase = SyncPhase::Removing;
+                                return Ok((Produced::Phase, Some(pos)));
+                            }
+                        }
+                        continue;
+                    };
+                    let page = match connector
+                        .list_members(&group, pos.cursor.clone(), size)
+                        .await
+                    {
+                        Ok(page) => page,
+                        // The group vanished since it was listed: no members.
+                        Err(InvokeError::Plugin(PluginError::NotFound(_))) => {
+                            rollcall_runtime::Page {
+                                items: Vec::new(),
+                                next_cursor: None,
+                            }
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    let mut finished = false;
+                    match page.next_cursor {
+                        Some(next) => pos.cursor = Some(next),
+                        None => {
+                            pos.cursor = None;
+                            match self
+                                .store
+                                .next_member_group(directory_id, generation, Some(&group))
+                                .await?
+                            {
+                                Some(next) => pos.member_group = Some(next),
+                                None => {
+                                    pos.member_group = None;
+                                    pos.phase = SyncPhase::Removing;
+                                    finished = true;
+                                }
+                            }
+                        }
+                    }
+                    let user_idp_ids: Vec<String> = page
+                        .items
+                        .into_iter()
+                        .filter(|m| m.group_idp_id == group || m.group_idp_id.is_empty())
+                        .map(|m| m.user_idp_id)
+                        .collect();
+                    let n = user_idp_ids.len();
+                    let page = SyncPage::Members {
+                        group_idp_id: group,
+                        user_idp_ids,
+                    };
+                    if send(page, n, &pos).await.is_err() {
+                        return Err(Stop::Interrupted);
+                    }
+                    if finished {
+                        return Ok((Produced::Phase, None));
+                    }
+                }
+                SyncPhase::Changes => {
+                    let page = match connector.changes(pos.checkpoint.as_deref()).await {
+                        Ok(page) => page,
+                        Err(InvokeError::Plugin(PluginError::NotFound(m))) => {
+                            tracing::info!(
+                                directory = %directory_id, reason = %m,
+                                "checkpoint expired; running a full pass instead"
+                            );
+                            return Ok((Produced::Expired, None));
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    pos.checkpoint = Some(page.checkpoint);
+                    let more = page.has_more;
+                    if !more {
+                        pos.phase = SyncPhase::Done;
+                    }
+                    let changes: Vec<SyncChange> =
+                        page.changes.into_iter().map(sync_change).collect();
+                    let n = changes.len();
+                    if send(SyncPage::Changes(changes), n, &pos).await.is_err() {
+                        return Err(Stop::Interrupted);
+                    }
+                    if !more {
+                        return Ok((Produced::Phase, None));
+                    }
+                }
+                _ => return Ok((Produced::Phase, None)),
+            }
+        }
     }
 
     /// Begins a full pass: the connector's "from now on" checkpoint (none
