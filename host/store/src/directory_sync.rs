@@ -290,3 +290,21 @@ impl Store {
             .ok_or(SyncRefusal::NoConnector))
     }
 }
+
+impl Store {
+    /// Refreshes the planner's statistics of the directory-state tables
+    /// (PostgreSQL; nothing to do on SQLite). A first sync grows them from
+    /// nothing to hundreds of thousands of rows within minutes, faster than
+    /// autovacuum notices, and plans made for empty tables then scan whole
+    /// tables for every page.
+    pub async fn refresh_directory_statistics(&self) -> Result<(), StoreError> {
+        if let crate::backend::Backend::Postgres(pool) = &self.backend {
+            sqlx::query(
+                "ANALYZE directory_users, directory_groups, directory_memberships, directory_user_emails",
+            )
+            .execute(pool)
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -629,6 +629,9 @@ impl RunDriver {
                         if tx.send(Item::Barrier(ack)).await.is_err() || acked.await.is_err() {
                             return Err(Stop::Interrupted);
                         }
+                        // Users and groups are in: plans for the members
+                        // phase (and the next runs) see their real size.
+                        self.store.refresh_directory_statistics().await?;
                     }
                 }
                 SyncPhase::Members => {
