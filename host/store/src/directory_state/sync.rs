@@ -194,6 +194,9 @@ impl Store {
     }
 }
 
+/// A membership by (group id, user id).
+type Pair = (String, String);
+
 /// Appends `($a, $b), …` rows of (group id, user id) pairs.
 fn push_pairs(sql: &mut Sql, pairs: &[(String, String)]) {
     for (i, (g, u)) in pairs.iter().enumerate() {
@@ -589,7 +592,7 @@ impl Writer<'_> {
             });
             existing.extend(rows);
         }
-        let (kept, added): (Vec<(String, String)>, Vec<(String, String)>) =
+        let (kept, added): (Vec<Pair>, Vec<Pair>) =
             wanted.into_iter().partition(|p| existing.contains(p));
         run.counts.members_unchanged += kept.len() as u64;
         if let Some(generation) = run.generation {
