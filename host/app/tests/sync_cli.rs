@@ -16,6 +16,15 @@ use serde_json::{Value, json};
 
 const ADMIN_KEY: &str = "rc_admin_0123456789abcdefghijklmnopqrstuv";
 
+/// These tests start real servers and large fake directories: one at a
+/// time, so that on a small machine none waits on the others.
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
+    LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
+        .lock()
+        .await
+}
+
 struct Env {
     dir: tempfile::TempDir,
     db: TestDatabase,
@@ -129,13 +138,18 @@ impl Env {
     }
 }
 
-async fn ready(addr: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+/// Waits for `/readyz`; on timeout fails with the server's log.
+async fn ready(env: &Env, addr: &str, log: &str) {
+    let deadline = Instant::now() + Duration::from_secs(180);
     while !matches!(
         http::request(addr, "GET", "/readyz", None, None).await,
         Ok((200, _))
     ) {
-        assert!(Instant::now() < deadline, "server did not become ready");
+        assert!(
+            Instant::now() < deadline,
+            "server did not become ready; its log:\n{}",
+            env.log(log)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -213,6 +227,7 @@ fn kill(child: &mut Child, signal: &str) {
 }
 
 async fn sync_commands(backend: Backend) {
+    let _turn = one_at_a_time().await;
     let env = Env::new(backend).await;
     let fake_dir = SharedDirectory::new(FakeDirectory::generate(240, 4, 400));
     let fake = FakeGraph::start(fake_dir.clone()).await;
@@ -277,12 +292,13 @@ async fn sync_commands(backend: Backend) {
 }
 
 async fn killed_server_resumes_the_run(backend: Backend) {
+    let _turn = one_at_a_time().await;
     let env = Env::new(backend).await;
     let fake_dir = SharedDirectory::new(FakeDirectory::generate(3000, 20, 4000));
     let fake = FakeGraph::start(fake_dir.clone()).await;
     let dir = env.graph_directory(&fake, "Nike");
     let (mut server, addr) = env.serve("first.log");
-    ready(&addr).await;
+    ready(&env, &addr, "first.log").await;
     let (status, run) = api(
         &addr,
         "POST",
@@ -300,7 +316,7 @@ async fn killed_server_resumes_the_run(backend: Backend) {
     kill(&mut server, "-KILL");
     assert_eq!(partial["status"], "running", "{partial}");
     let (mut server, addr) = env.serve("second.log");
-    ready(&addr).await;
+    ready(&env, &addr, "second.log").await;
     let done = wait_run(&addr, &dir, &run_id, Duration::from_secs(120), |r| {
         r["status"] == "succeeded" || r["status"] == "failed"
     })
@@ -330,16 +346,18 @@ async fn killed_server_resumes_the_run(backend: Backend) {
 }
 
 async fn two_servers_share_the_work(backend: Backend) {
+    let _turn = one_at_a_time().await;
     let env = Env::new(backend).await;
     let fake_dir = SharedDirectory::new(FakeDirectory::generate(600, 6, 900));
     let fake = FakeGraph::start(fake_dir.clone()).await;
     let dirs: Vec<String> = (0..6)
         .map(|i| env.graph_directory(&fake, &format!("Tenant {i}")))
         .collect();
+    // Both replicas start at once, as an orchestrator starts them.
     let (mut a, addr_a) = env.serve("a.log");
     let (mut b, addr_b) = env.serve("b.log");
-    ready(&addr_a).await;
-    ready(&addr_b).await;
+    ready(&env, &addr_a, "a.log").await;
+    ready(&env, &addr_b, "b.log").await;
     // Both servers' schedules see the new directories; manual triggers on
     // both add nothing (one run per directory).
     let mut runs = Vec::new();

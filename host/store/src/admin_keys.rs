@@ -98,8 +98,12 @@ impl Store {
         if existing.is_some() {
             return Ok(false);
         }
-        self.insert_admin_key(name, None, &issued).await?;
-        Ok(true)
+        match self.insert_admin_key(name, None, &issued).await {
+            Ok(_) => Ok(true),
+            // Another replica starting at the same moment created it.
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Whether any key that is not revoked exists (first start detection).
