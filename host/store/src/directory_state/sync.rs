@@ -335,7 +335,9 @@ impl Writer<'_> {
         let mut seen_ids = Vec::with_capacity(order.len());
         let mut new_users = Vec::new();
         for (idp, key) in keys {
-            let input = inputs.remove(&idp).expect("input of listed idp");
+            let Some(input) = inputs.remove(&idp) else {
+                continue;
+            };
             let current = existing.get(&idp);
             if unchanged(&idp) {
                 run.counts.users_unchanged += 1;
