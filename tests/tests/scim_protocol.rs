@@ -680,6 +680,65 @@ async fn ids_are_scoped_to_their_directory(backend: Backend) {
     b.get(&format!("/Users/{ub}")).await.expect(200);
 }
 
+/// Authentication answers are cached; every change made through this
+/// process must still apply to the very next request.
+async fn token_and_directory_changes_apply_at_once(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let c = ScimClient::setup(&app, "generic-scim-v2", None).await;
+    let as_token = |token: String| {
+        let c = &c;
+        async move {
+            c.send_raw(Method::GET, "/Users", Some(&token), None, vec![], &[])
+                .await
+        }
+    };
+    as_token(c.token.clone()).await.expect(200);
+
+    // Deactivating the directory closes it at once; activating reopens it.
+    let dir_path = format!("/api/v1/directories/{}", c.dir);
+    let r = app
+        .admin(Method::PATCH, &dir_path, Some(json!({"state": "inactive"})))
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{:?}", r.body);
+    as_token(c.token.clone()).await.expect_error(403, None);
+    let r = app
+        .admin(Method::PATCH, &dir_path, Some(json!({"state": "active"})))
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{:?}", r.body);
+    as_token(c.token.clone()).await.expect(200);
+
+    // Rotation without grace: the old token is refused at once.
+    let r = app
+        .admin(Method::POST, &format!("{dir_path}/tokens"), None)
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{:?}", r.body);
+    let second = r.body["token"].as_str().unwrap().to_owned();
+    let second_id = r.body["id"].as_str().unwrap().to_owned();
+    as_token(c.token.clone()).await.expect_error(401, None);
+    as_token(second.clone()).await.expect(200);
+
+    // Revocation too.
+    let r = app
+        .admin(
+            Method::DELETE,
+            &format!("{dir_path}/tokens/{second_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{:?}", r.body);
+    as_token(second.clone()).await.expect_error(401, None);
+
+    // A deleted directory's tokens open nothing.
+    let r = app
+        .admin(Method::POST, &format!("{dir_path}/tokens"), None)
+        .await;
+    let third = r.body["token"].as_str().unwrap().to_owned();
+    as_token(third.clone()).await.expect(200);
+    let r = app.admin(Method::DELETE, &dir_path, None).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    as_token(third).await.expect_error(401, None);
+}
+
 // ---------------------------------------------------------------------------
 // .search, Bulk
 // ---------------------------------------------------------------------------
@@ -1328,6 +1387,7 @@ both_backends!(
     etags_and_preconditions,
     username_uniqueness,
     ids_are_scoped_to_their_directory,
+    token_and_directory_changes_apply_at_once,
     search_requests,
     bulk_with_bulk_ids,
     errors_are_scim_errors,

@@ -511,6 +511,66 @@ async fn concurrent_writers_keep_a_gapless_event_order(backend: Backend) {
     assert_eq!(seen.len(), 80);
 }
 
+/// Group commit: jobs that fail (after writing part of their changes)
+/// leave nothing behind, and the jobs committed with them are unaffected.
+async fn failing_jobs_in_a_shared_commit_are_isolated(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store.clone();
+    let (_, dir) = directory(&store).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        let dir = dir.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("u{i}");
+            let mut changes = vec![Change::UpsertUser(user(&name, &format!("{name}@acme.com")))];
+            if i % 2 == 1 {
+                // Its first change succeeds inside the transaction, then it fails.
+                changes.push(Change::DeleteUser(Ref::Id("directory_user_missing".into())));
+            }
+            (i, store.apply_changes(&dir, changes).await)
+        }));
+    }
+    for t in tasks {
+        let (i, result) = t.await.unwrap();
+        if i % 2 == 1 {
+            assert!(
+                matches!(result, Err(StoreError::NotFound("user"))),
+                "job {i}: {result:?}"
+            );
+        } else {
+            assert!(
+                matches!(result.as_deref(), Ok([Outcome::UserCreated(_)])),
+                "job {i}: {result:?}"
+            );
+        }
+    }
+    let evs = events(&store, &dir).await;
+    let mut created: Vec<String> = evs
+        .iter()
+        .filter(|e| e.event == EventType::UserCreated)
+        .map(|e| e.data["idp_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    created.sort();
+    let mut expected: Vec<String> = (0..40).step_by(2).map(|i| format!("u{i}")).collect();
+    expected.sort();
+    assert_eq!(created, expected);
+    let stored = store
+        .list_users(
+            &UserFilter {
+                directory_id: Some(dir.clone()),
+                ..Default::default()
+            },
+            &PageRequest {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.data.len(), 20);
+}
+
 async fn versions_usernames_and_member_sets(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = &db.store;
@@ -668,4 +728,5 @@ both_backends!(
     directories_are_isolated,
     deleting_a_directory_emits_only_dsync_deleted,
     concurrent_writers_keep_a_gapless_event_order,
+    failing_jobs_in_a_shared_commit_are_isolated,
 );

@@ -19,6 +19,9 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 use crate::output::Output;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::parse();
     let config = match config::load(

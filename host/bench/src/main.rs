@@ -18,6 +18,10 @@ use clap::{Parser, Subcommand};
 
 use crate::report::Report;
 
+/// The allocator `rollcall` itself uses, so figures match the server.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "rollcall-bench",

@@ -54,6 +54,15 @@ impl Scratch {
 }
 
 pub async fn open(backend: Backend, postgres_url: &str) -> Result<Scratch> {
+    open_with(backend, postgres_url, 16).await
+}
+
+/// [`open`] with `max_connections` database connections.
+pub async fn open_with(
+    backend: Backend,
+    postgres_url: &str,
+    max_connections: u32,
+) -> Result<Scratch> {
     let (url, dir, postgres) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir()?;
@@ -87,7 +96,7 @@ pub async fn open(backend: Backend, postgres_url: &str) -> Result<Scratch> {
     };
     let store = Store::connect(StoreOptions {
         url,
-        max_connections: 16,
+        max_connections,
         sqlite_sync: SqliteSync::Full,
         master_key: MasterKey::generate(),
     })

@@ -77,7 +77,8 @@ pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) master_key: MasterKey,
     pub(crate) batcher: std::sync::Arc<crate::write_batcher::Batcher>,
-    max_connections: u32,
+    pub(crate) auth_cache: std::sync::Arc<crate::scim_auth::AuthCache>,
+    pub(crate) max_connections: u32,
 }
 
 /// A write transaction on either backend.
@@ -164,6 +165,7 @@ impl Store {
             backend,
             master_key: options.master_key,
             batcher: std::sync::Arc::new(crate::write_batcher::Batcher::new()),
+            auth_cache: std::sync::Arc::default(),
             max_connections: max,
         })
     }

@@ -249,6 +249,7 @@ impl Store {
             events::append(&mut tx, vec![directory_event(event, &updated)]).await?;
         }
         tx.commit().await?;
+        self.forget_scim_auth();
         Ok(updated)
     }
 
@@ -257,7 +258,9 @@ impl Store {
     pub async fn delete_directory(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         delete_in_tx(&mut tx, id).await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.forget_scim_auth();
+        Ok(())
     }
 
     /// The directory's secrets, decrypted. For connectors; never for the API.

@@ -26,7 +26,6 @@ use sqlx::AssertSqlSafe;
 use crate::backend::{Store, Tx};
 use crate::directories::fetch_in_tx;
 use crate::error::StoreError;
-use crate::events;
 use crate::rows::{GROUP_COLUMNS, GroupRow, USER_COLUMNS, UserRow};
 
 /// How a change names a user or group: by Rollcall id or by the provider's id.
@@ -157,20 +156,30 @@ fn check_version(expected: Option<i64>, actual: i64) -> Result<(), StoreError> {
     }
 }
 
-/// Runs one batch of changes inside `tx` (the caller owns the transaction
-/// and any savepoint around it).
-pub(crate) async fn apply_in_tx(
+/// The directory a batch writes to, read inside `tx`; a directory being
+/// deleted is not found.
+pub(crate) async fn writable_directory(
     tx: &mut Tx,
     directory_id: &str,
-    changes: Vec<Change>,
-) -> Result<Vec<Outcome>, StoreError> {
+) -> Result<Directory, StoreError> {
     let directory = fetch_in_tx(tx, directory_id).await?;
     if directory.state == DirectoryState::Deleting {
         return Err(StoreError::NotFound("directory"));
     }
+    Ok(directory)
+}
+
+/// Runs one batch of changes inside `tx` (the caller owns the transaction
+/// and any savepoint around it). Returns the outcomes and the events the
+/// caller must append to the log before it commits.
+pub(crate) async fn apply_in_tx(
+    tx: &mut Tx,
+    directory: &Directory,
+    changes: Vec<Change>,
+) -> Result<(Vec<Outcome>, Vec<NewEvent>), StoreError> {
     let mut writer = Writer {
         tx,
-        directory: &directory,
+        directory,
         events: Vec::new(),
         now: Timestamp::now(),
     };
@@ -178,9 +187,7 @@ pub(crate) async fn apply_in_tx(
     for change in changes {
         outcomes.push(writer.apply(change).await?);
     }
-    let pending = std::mem::take(&mut writer.events);
-    events::append(tx, pending).await?;
-    Ok(outcomes)
+    Ok((outcomes, writer.events))
 }
 
 impl Writer<'_> {

@@ -233,7 +233,11 @@ impl Store {
                 .await?;
             }
         }
-        tx.commit().await
+        tx.commit().await?;
+        if new_state.is_some() {
+            self.forget_scim_auth();
+        }
+        Ok(())
     }
 }
 

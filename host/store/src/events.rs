@@ -63,8 +63,8 @@ pub(crate) async fn append(tx: &mut Tx, events: Vec<NewEvent>) -> Result<Vec<Eve
     Ok(stored)
 }
 
-/// Appends many events with multi-row inserts (pull sync pages), in the
-/// given order. Nothing is returned: callers that need the stored events
+/// Appends many events with multi-row inserts (pull sync pages, group
+/// commits of SCIM writes), in the given order. Nothing is returned: callers that need the stored events
 /// use [`append`].
 pub(crate) async fn append_many(tx: &mut Tx, mut events: Vec<NewEvent>) -> Result<(), StoreError> {
     if events.is_empty() {
@@ -73,8 +73,9 @@ pub(crate) async fn append_many(tx: &mut Tx, mut events: Vec<NewEvent>) -> Resul
     tx.lock_event_log().await?;
     let now = Timestamp::now().as_micros();
     // 6 arguments per row; well under both backends' parameter limits.
-    while !events.is_empty() {
-        let rest = events.split_off(events.len().min(500));
+    let sizes: Vec<usize> = Sql::row_chunks(events.len(), 512).collect();
+    for size in sizes {
+        let rest = events.split_off(size);
         let chunk = std::mem::replace(&mut events, rest);
         let mut sql = Sql::new(
             "INSERT INTO events (id, type, organization_id, directory_id, data, created_at) VALUES ",

@@ -27,6 +27,7 @@ mod plugin_installations;
 mod plugin_state;
 mod plugins;
 mod rows;
+mod scim_auth;
 pub mod scim_query;
 mod scim_refs;
 mod scim_requests;

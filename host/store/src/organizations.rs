@@ -194,6 +194,8 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
         });
-        tx.commit().await
+        tx.commit().await?;
+        self.forget_scim_auth();
+        Ok(())
     }
 }

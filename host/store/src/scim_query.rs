@@ -14,9 +14,12 @@ use rollcall_core::directory_group::DirectoryGroup;
 use rollcall_core::directory_user::DirectoryUser;
 use sqlx::AssertSqlSafe;
 
-use crate::backend::Store;
+use std::collections::HashMap;
+
+use crate::backend::{BackendKind, Store};
 use crate::error::StoreError;
 use crate::rows::{GROUP_COLUMNS, GroupRow, USER_COLUMNS, UserRow, qualified};
+use crate::scim_refs::RefPair;
 use crate::sql::{Arg, Sql};
 
 /// Rows read per round trip when a filter must be evaluated on every row.
@@ -78,18 +81,66 @@ pub struct ScimQuery {
     pub pushdown: Option<Pushdown>,
     /// Whether a predicate must be evaluated (a filter was given).
     pub filtered: bool,
+    /// Users only: read each returned user's groups in the same query
+    /// where that is cheap (see [`ScimPage::user_groups`]).
+    pub with_groups: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct ScimPage<T> {
     pub total: u64,
     pub items: Vec<T>,
+    /// With [`ScimQuery::with_groups`]: every returned user's groups as
+    /// `(group id, name)`, when they could be read with the page (a page
+    /// without a filter, or a lookup by id, userName, externalId or email).
+    /// `None` means the caller must ask [`Store::scim_user_groups`].
+    pub user_groups: Option<HashMap<String, Vec<RefPair>>>,
+}
+
+/// A row and, when asked, its groups as a JSON array of `[id, name]` pairs.
+struct WithGroups<R> {
+    row: R,
+    groups: Option<String>,
+}
+
+macro_rules! with_groups_from_row {
+    ($row:ty) => {
+        impl<'r, R: sqlx::FromRow<'r, $row>> sqlx::FromRow<'r, $row> for WithGroups<R> {
+            fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
+                use sqlx::Row;
+                Ok(WithGroups {
+                    row: R::from_row(row)?,
+                    groups: row.try_get("scim_groups")?,
+                })
+            }
+        }
+    };
+}
+with_groups_from_row!(sqlx::sqlite::SqliteRow);
+with_groups_from_row!(sqlx::postgres::PgRow);
+
+/// The `scim_groups` column: a user's groups, ordered by id.
+fn groups_column(backend: BackendKind) -> &'static str {
+    match backend {
+        BackendKind::Sqlite => {
+            ", (SELECT json_group_array(json_array(x.id, x.name)) FROM \
+             (SELECT g.id, g.name FROM directory_memberships m JOIN directory_groups g \
+             ON g.id = m.group_id WHERE m.user_id = t.id ORDER BY g.id) x) AS scim_groups"
+        }
+        BackendKind::Postgres => {
+            ", (SELECT COALESCE(json_agg(json_build_array(g.id, g.name) ORDER BY g.id), '[]'::json)::text \
+             FROM directory_memberships m JOIN directory_groups g ON g.id = m.group_id \
+             WHERE m.user_id = t.id) AS scim_groups"
+        }
+    }
 }
 
 /// What the two resource kinds differ in.
 trait Kind: Sized {
     const TABLE: &'static str;
     const COLUMNS: &'static str;
+    /// Whether [`ScimQuery::with_groups`] applies (users).
+    const HAS_GROUPS: bool;
     type Row: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
         + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
         + Send
@@ -107,6 +158,7 @@ fn text_key(value: Option<&str>) -> String {
 impl Kind for DirectoryUser {
     const TABLE: &'static str = "directory_users";
     const COLUMNS: &'static str = USER_COLUMNS;
+    const HAS_GROUPS: bool = true;
     type Row = UserRow;
 
     fn from_row(row: UserRow) -> Result<Self, StoreError> {
@@ -159,6 +211,7 @@ impl Kind for DirectoryUser {
 impl Kind for DirectoryGroup {
     const TABLE: &'static str = "directory_groups";
     const COLUMNS: &'static str = GROUP_COLUMNS;
+    const HAS_GROUPS: bool = false;
     type Row = GroupRow;
 
     fn from_row(row: GroupRow) -> Result<Self, StoreError> {
@@ -237,25 +290,40 @@ impl Store {
             k => item.sort_value(k),
         };
         if let Some(p) = &query.pushdown {
+            // Identifying keys yield a handful of rows: their groups come along.
+            let inline = K::HAS_GROUPS
+                && query.with_groups
+                && !matches!(p, Pushdown::GroupId(_) | Pushdown::MemberUserId(_));
             let mut sql = Sql::new(&format!(
-                "SELECT {} FROM {} t WHERE t.directory_id = $1",
+                "SELECT {}{} FROM {} t WHERE t.directory_id = $1",
                 qualified(K::COLUMNS, "t"),
+                if inline {
+                    groups_column(self.kind())
+                } else {
+                    ""
+                },
                 K::TABLE
             ));
             sql.args.push(Arg::Text(directory_id.to_owned()));
             K::pushdown_sql(p, &mut sql)?;
             let limit = sql.arg(Arg::Int(MAX_CANDIDATES + 1));
             sql.push(&format!(" ORDER BY t.id LIMIT {limit}"));
-            let rows = self.fetch_rows::<K>(sql).await?;
+            let rows = self.fetch_rows_with_groups::<K>(sql, inline).await?;
             if (rows.len() as i64) <= MAX_CANDIDATES {
                 let mut found = Vec::new();
-                for row in rows {
+                let mut groups = inline.then(HashMap::new);
+                for (row, row_groups) in rows {
                     let item = K::from_row(row)?;
                     if !query.filtered || matches(&item) {
+                        if let (Some(map), Some(list)) = (&mut groups, row_groups) {
+                            map.insert(item.id().to_owned(), list);
+                        }
                         found.push(item);
                     }
                 }
-                return Ok(window_in_memory(found, query, &key_of));
+                let mut page = window_in_memory(found, query, &key_of);
+                page.user_groups = groups;
+                return Ok(page);
             }
         }
         if !query.filtered && query.sort != Some(SortKey::Computed) {
@@ -264,6 +332,36 @@ impl Store {
         let all = |_: &K| true;
         let matches: &(dyn Fn(&K) -> bool + Sync) = if query.filtered { matches } else { &all };
         self.scan::<K>(directory_id, query, matches, &key_of).await
+    }
+
+    /// Rows, each with its parsed `scim_groups` column when `inline`.
+    async fn fetch_rows_with_groups<K: Kind>(
+        &self,
+        sql: Sql,
+        inline: bool,
+    ) -> Result<Vec<(K::Row, Option<Vec<RefPair>>)>, StoreError> {
+        if !inline {
+            let rows = self.fetch_rows::<K>(sql).await?;
+            return Ok(rows.into_iter().map(|r| (r, None)).collect());
+        }
+        let rows: Vec<WithGroups<K::Row>> = on_read!(self, |pool| {
+            bind_args!(
+                sqlx::query_as::<_, WithGroups<K::Row>>(AssertSqlSafe(sql.text)),
+                sql.args
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|r| {
+                let groups = match r.groups.as_deref() {
+                    None => Vec::new(),
+                    Some(text) => serde_json::from_str(text)
+                        .map_err(|e| StoreError::Internal(format!("unreadable group list: {e}")))?,
+                };
+                Ok((r.row, Some(groups)))
+            })
+            .collect()
     }
 
     async fn fetch_rows<K: Kind>(&self, sql: Sql) -> Result<Vec<K::Row>, StoreError> {
@@ -294,13 +392,20 @@ impl Store {
             return Ok(ScimPage {
                 total: total as u64,
                 items: Vec::new(),
+                user_groups: None,
             });
         }
+        let inline = K::HAS_GROUPS && query.with_groups;
         let key = query.sort.unwrap_or(SortKey::Id);
         let dir = if query.descending { "DESC" } else { "ASC" };
         let mut sql = Sql::new(&format!(
-            "SELECT {} FROM {} t WHERE t.directory_id = $1",
+            "SELECT {}{} FROM {} t WHERE t.directory_id = $1",
             qualified(K::COLUMNS, "t"),
+            if inline {
+                groups_column(self.kind())
+            } else {
+                ""
+            },
             K::TABLE
         ));
         sql.args.push(Arg::Text(directory_id.to_owned()));
@@ -312,14 +417,20 @@ impl Store {
             " ORDER BY {} {dir}, t.id {dir} LIMIT {limit} OFFSET {offset}",
             key.column()
         ));
-        let rows = self.fetch_rows::<K>(sql).await?;
-        let items = rows
-            .into_iter()
-            .map(K::from_row)
-            .collect::<Result<_, _>>()?;
+        let rows = self.fetch_rows_with_groups::<K>(sql, inline).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut groups = inline.then(HashMap::new);
+        for (row, row_groups) in rows {
+            let item = K::from_row(row)?;
+            if let (Some(map), Some(list)) = (&mut groups, row_groups) {
+                map.insert(item.id().to_owned(), list);
+            }
+            items.push(item);
+        }
         Ok(ScimPage {
             total: total as u64,
             items,
+            user_groups: groups,
         })
     }
 
@@ -368,6 +479,7 @@ impl Store {
             return Ok(ScimPage {
                 total,
                 items: window,
+                user_groups: None,
             });
         }
         sort_keys.sort();
@@ -381,7 +493,11 @@ impl Store {
             .map(|(_, id)| id)
             .collect();
         let items = self.fetch_by_ids::<K>(directory_id, &ids).await?;
-        Ok(ScimPage { total, items })
+        Ok(ScimPage {
+            total,
+            items,
+            user_groups: None,
+        })
     }
 
     /// Rows by id, in the order of `ids`.
@@ -432,5 +548,9 @@ fn window_in_memory<K: Kind>(
         .skip((query.start_index.max(1) - 1) as usize)
         .take(query.count as usize)
         .collect();
-    ScimPage { total, items }
+    ScimPage {
+        total,
+        items,
+        user_groups: None,
+    }
 }

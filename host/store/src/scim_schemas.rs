@@ -77,7 +77,9 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
         });
-        tx.commit().await
+        tx.commit().await?;
+        self.forget_scim_auth();
+        Ok(())
     }
 
     pub async fn delete_scim_schema(
@@ -104,6 +106,8 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound("schema"));
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.forget_scim_auth();
+        Ok(())
     }
 }

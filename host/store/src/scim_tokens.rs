@@ -5,7 +5,7 @@ use rollcall_core::Timestamp;
 use rollcall_core::directory::Directory;
 use rollcall_core::event::{EventType, NewEvent};
 use rollcall_core::ids::{IdKind, new_id};
-use rollcall_core::token::{self, MAX_TOKEN_LEN, TokenKind};
+use rollcall_core::token::{self, TokenKind};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -17,8 +17,6 @@ use crate::events;
 
 /// Longest grace period an old token may keep working after rotation.
 pub const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
-/// `last_used_at` is written at most this often per token.
-const LAST_USED_RESOLUTION_MICROS: i64 = 60 * 1_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -51,17 +49,6 @@ struct TokenRow {
     directory_id: String,
     suffix: String,
     created_at: i64,
-    last_used_at: Option<i64>,
-    expires_at: Option<i64>,
-    revoked_at: Option<i64>,
-}
-
-/// What authentication needs of a token row.
-#[derive(sqlx::FromRow)]
-struct AuthRow {
-    id: String,
-    directory_id: String,
-    token_hash: Vec<u8>,
     last_used_at: Option<i64>,
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
@@ -214,6 +201,7 @@ impl Store {
         }
         let issued = issue_in_tx(&mut tx, &directory, None).await?;
         tx.commit().await?;
+        self.forget_scim_auth();
         Ok(issued)
     }
 
@@ -246,6 +234,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.forget_scim_auth();
         Ok(token)
     }
 
@@ -260,57 +249,6 @@ impl Store {
             .await?
         });
         Ok(rows.into_iter().map(|r| r.into_token(now)).collect())
-    }
-
-    /// The directory a presented SCIM token opens, if it is valid now.
-    /// `None` for unknown, revoked or expired tokens.
-    pub async fn authenticate_scim_token(
-        &self,
-        presented: &str,
-    ) -> Result<Option<String>, StoreError> {
-        if presented.is_empty() || presented.len() > MAX_TOKEN_LEN {
-            return Ok(None);
-        }
-        let digest = token::hash(presented);
-        let row: Option<AuthRow> = on_read!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, directory_id, token_hash, last_used_at, expires_at, revoked_at \
-                     FROM scim_tokens WHERE token_hash = $1",
-            )
-            .bind(&digest[..])
-            .fetch_optional(pool)
-            .await?
-        });
-        let Some(AuthRow {
-            id,
-            directory_id,
-            token_hash: stored,
-            last_used_at: last_used,
-            expires_at,
-            revoked_at,
-        }) = row
-        else {
-            return Ok(None);
-        };
-        let now = Timestamp::now().as_micros();
-        if !token::digests_equal(&stored, &digest)
-            || revoked_at.is_some()
-            || expires_at.is_some_and(|e| e <= now)
-        {
-            return Ok(None);
-        }
-        if last_used.is_none_or(|t| now - t > LAST_USED_RESOLUTION_MICROS) {
-            let mut tx = self.begin().await?;
-            on_tx!(&mut tx, |conn| {
-                sqlx::query("UPDATE scim_tokens SET last_used_at = $2 WHERE id = $1")
-                    .bind(&id)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?;
-            });
-            tx.commit().await?;
-        }
-        Ok(Some(directory_id))
     }
 
     async fn token_in_tx(&self, tx: &mut Tx, id: &str) -> Result<ScimToken, StoreError> {

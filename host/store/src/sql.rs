@@ -81,6 +81,31 @@ impl Sql {
         out
     }
 
+    /// Sizes that split `len` rows into multi-row statements of at most
+    /// `max` rows, each a power of two (largest first): a table written
+    /// with batches of any size then uses at most `log2(max) + 1` distinct
+    /// statements, so the prepared-statement cache is not flooded.
+    pub fn row_chunks(mut len: usize, max: usize) -> impl Iterator<Item = usize> {
+        let max = max.max(1);
+        let top = if max.is_power_of_two() {
+            max
+        } else {
+            max.next_power_of_two() / 2
+        };
+        std::iter::from_fn(move || {
+            if len == 0 {
+                return None;
+            }
+            let size = if len >= top {
+                top
+            } else {
+                1 << (usize::BITS - 1 - len.leading_zeros())
+            };
+            len -= size;
+            Some(size)
+        })
+    }
+
     /// Appends ` AND <column> <op> $n`.
     pub fn and(&mut self, column: &str, op: &str, arg: Arg) -> &mut Self {
         let p = self.arg(arg);
@@ -124,5 +149,20 @@ mod tests {
         );
         let reused = Sql::new("SELECT $1, $2, $1");
         assert_eq!(reused.sqlite_text(), "SELECT $1, $2, $1");
+    }
+
+    #[test]
+    fn row_chunks_are_powers_of_two_covering_every_row() {
+        let sizes = |len, max| Sql::row_chunks(len, max).collect::<Vec<_>>();
+        assert_eq!(sizes(0, 64), Vec::<usize>::new());
+        assert_eq!(sizes(1, 64), [1]);
+        assert_eq!(sizes(37, 64), [32, 4, 1]);
+        assert_eq!(sizes(130, 64), [64, 64, 2]);
+        assert_eq!(sizes(7, 5), [4, 2, 1]);
+        for len in 0..600 {
+            let all = sizes(len, 256);
+            assert_eq!(all.iter().sum::<usize>(), len);
+            assert!(all.iter().all(|s| s.is_power_of_two() && *s <= 256));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Who is calling a SCIM endpoint: the directory its bearer token opens,
 //! the dialect it speaks, and the directory's schemas (cached until the
-//! directory changes).
+//! directory changes). The token → directory answer is cached by the store
+//! for at most two seconds (see `rollcall_store::scim_auth`).
 //!
 //! A token opens exactly one directory; a request whose path names another
 //! directory is refused as unauthenticated, so ids of other directories can
@@ -141,23 +142,17 @@ impl FromRequestParts<AppState> for ScimContext {
             })
             .map(str::trim)
             .ok_or_else(unauthorized)?;
-        let opened = state
+        let directory = state
             .store
-            .authenticate_scim_token(presented)
+            .authenticate_scim(presented)
             .await
             .map_err(|e| fail(store_error(e)))?
             .ok_or_else(unauthorized)?;
-        if opened != directory_id {
+        if directory.id != directory_id {
             return Err(unauthorized());
         }
         let span = tracing::Span::current();
         span.record("directory_id", directory_id);
-        let directory = state
-            .store
-            .get_directory(directory_id)
-            .await
-            .map_err(|e| fail(store_error(e)))?
-            .ok_or_else(|| fail(ScimError::not_found("directory not found")))?;
         span.record("organization_id", directory.organization_id.as_str());
         if directory.directory_type.ingress() != Ingress::ScimPush {
             return Err(fail(ScimError::not_found(

@@ -201,6 +201,8 @@ impl ListParams {
                 descending: self.descending,
                 pushdown,
                 filtered: residual.is_some(),
+                with_groups: kind == ResourceKind::User
+                    && self.projection.wants(&AttrPath::new("groups")),
             },
             residual,
         ))

@@ -112,18 +112,31 @@ fn redact(value: &mut Value) {
     }
 }
 
+/// Whether a body might name a secret: it contains "password" or "secret"
+/// in any case, or a `\u` escape that could spell one. Bodies that cannot
+/// are logged as sent, without a parse.
+fn may_hold_secret(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\\u")
+        || bytes
+            .windows(6)
+            .any(|w| w.eq_ignore_ascii_case(b"secret") || w.eq_ignore_ascii_case(b"passwo"))
+}
+
 fn logged_body(bytes: &[u8], redacting: bool) -> Option<String> {
     if bytes.is_empty() {
         return None;
     }
-    let text = match serde_json::from_slice::<Value>(bytes) {
-        Ok(mut v) => {
-            if redacting {
-                redact(&mut v);
-            }
+    let parsed = if redacting && may_hold_secret(bytes) {
+        serde_json::from_slice::<Value>(bytes).ok()
+    } else {
+        None
+    };
+    let text = match parsed {
+        Some(mut v) => {
+            redact(&mut v);
             v.to_string()
         }
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        None => String::from_utf8_lossy(bytes).into_owned(),
     };
     let mut end = text.len().min(MAX_LOGGED_BODY);
     while !text.is_char_boundary(end) {
@@ -220,6 +233,12 @@ mod tests {
             "{logged}"
         );
         assert!(logged.contains("[redacted]"));
+        let escaped = r#"{"userName":"a","p\u0061ssword":"hunter3"}"#;
+        let logged = logged_body(escaped.as_bytes(), true).unwrap();
+        assert!(!logged.contains("hunter3"), "{logged}");
+        // Bodies that cannot hold a secret are kept exactly as sent.
+        let plain = "{ \"userName\": \"a@x.com\" }";
+        assert_eq!(logged_body(plain.as_bytes(), true).unwrap(), plain);
         let big = "x".repeat(MAX_LOGGED_BODY * 2);
         assert!(
             logged_body(big.as_bytes(), true)

@@ -10,8 +10,10 @@ use rollcall_core::scim::patch::{apply_patch, parse_patch};
 use rollcall_core::scim::path::AttrPath;
 use rollcall_core::scim::render::{Projection, render};
 use rollcall_core::scim::resource::{ResourceKind, ingest};
-use rollcall_store::StoreError;
+use std::collections::HashMap;
+
 use rollcall_store::directory_state::{Change, Outcome, Ref};
+use rollcall_store::{RefPair, StoreError};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -43,8 +45,21 @@ pub async fn render_users(
     users: &[DirectoryUser],
     projection: &Projection,
 ) -> Result<Vec<Value>, ScimError> {
+    render_users_with(state, ctx, users, projection, None).await
+}
+
+/// [`render_users`], with the users' groups when the caller already has them.
+async fn render_users_with(
+    state: &AppState,
+    ctx: &ScimContext,
+    users: &[DirectoryUser],
+    projection: &Projection,
+    known_groups: Option<HashMap<String, Vec<RefPair>>>,
+) -> Result<Vec<Value>, ScimError> {
     let with_groups = projection.wants(&AttrPath::new("groups"));
-    let mut groups = if with_groups && !users.is_empty() {
+    let mut groups = if let Some(known) = known_groups.filter(|_| with_groups) {
+        known
+    } else if with_groups && !users.is_empty() {
         let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
         state
             .store
@@ -121,7 +136,14 @@ pub async fn search(
         .scim_list_users(&ctx.directory.id, &query, &predicate, &sort_key)
         .await
         .map_err(store_error)?;
-    let resources = render_users(state, ctx, &page.items, &params.projection).await?;
+    let resources = render_users_with(
+        state,
+        ctx,
+        &page.items,
+        &params.projection,
+        page.user_groups,
+    )
+    .await?;
     Ok((page.total, resources))
 }
 

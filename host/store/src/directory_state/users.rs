@@ -31,7 +31,7 @@ impl Writer<'_> {
                 let before = DirectoryUser::try_from(old)?;
                 let row = self.update_user_row(&before.id, &input, &hash).await?;
                 let after = DirectoryUser::try_from(row)?;
-                self.write_emails(&after.id, &input).await?;
+                self.write_emails(&after.id, &input, true).await?;
                 let mut data = after.event_data();
                 let previous =
                     rollcall_core::diff::previous_attributes(&before.event_data(), &data);
@@ -45,7 +45,7 @@ impl Writer<'_> {
                 let id = id.unwrap_or_else(|| new_id(IdKind::DirectoryUser));
                 let row = self.insert_user_row(&id, &input, &hash).await?;
                 let user = DirectoryUser::try_from(row)?;
-                self.write_emails(&user.id, &input).await?;
+                self.write_emails(&user.id, &input, false).await?;
                 self.emit(EventType::UserCreated, user.event_data());
                 Ok(Outcome::UserCreated(user))
             }
@@ -125,14 +125,22 @@ impl Writer<'_> {
         }))
     }
 
-    /// Replaces the user's email lookup rows.
-    async fn write_emails(&mut self, user_id: &str, input: &UserInput) -> Result<(), StoreError> {
+    /// Writes the user's email lookup rows, replacing older ones when
+    /// `replace` (a new user has none).
+    async fn write_emails(
+        &mut self,
+        user_id: &str,
+        input: &UserInput,
+        replace: bool,
+    ) -> Result<(), StoreError> {
         let emails = input.lookup_keys().emails;
         on_tx!(&mut *self.tx, |conn| {
-            sqlx::query("DELETE FROM directory_user_emails WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut *conn)
-                .await?;
+            if replace {
+                sqlx::query("DELETE FROM directory_user_emails WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             for email in &emails {
                 sqlx::query(
                     "INSERT INTO directory_user_emails (user_id, directory_id, email_key) \
