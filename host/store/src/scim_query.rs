@@ -91,8 +91,8 @@ pub struct ScimPage<T> {
     pub total: u64,
     pub items: Vec<T>,
     /// With [`ScimQuery::with_groups`]: every returned user's groups as
-    /// `(group id, name)`, when they could be read with the page (a page
-    /// without a filter, or a lookup by id, userName, externalId or email).
+    /// `(group id, name)`, when they could be read in the same query (a
+    /// lookup by id, userName, externalId or email).
     /// `None` means the caller must ask [`Store::scim_user_groups`].
     pub user_groups: Option<HashMap<String, Vec<RefPair>>>,
 }
@@ -395,17 +395,14 @@ impl Store {
                 user_groups: None,
             });
         }
-        let inline = K::HAS_GROUPS && query.with_groups;
+        // Groups are not inlined here: both backends compute a select-list
+        // subquery for every row OFFSET skips, so deep pages would pay it
+        // thousands of times. The caller reads the page's groups in one query.
         let key = query.sort.unwrap_or(SortKey::Id);
         let dir = if query.descending { "DESC" } else { "ASC" };
         let mut sql = Sql::new(&format!(
-            "SELECT {}{} FROM {} t WHERE t.directory_id = $1",
+            "SELECT {} FROM {} t WHERE t.directory_id = $1",
             qualified(K::COLUMNS, "t"),
-            if inline {
-                groups_column(self.kind())
-            } else {
-                ""
-            },
             K::TABLE
         ));
         sql.args.push(Arg::Text(directory_id.to_owned()));
@@ -417,20 +414,15 @@ impl Store {
             " ORDER BY {} {dir}, t.id {dir} LIMIT {limit} OFFSET {offset}",
             key.column()
         ));
-        let rows = self.fetch_rows_with_groups::<K>(sql, inline).await?;
-        let mut items = Vec::with_capacity(rows.len());
-        let mut groups = inline.then(HashMap::new);
-        for (row, row_groups) in rows {
-            let item = K::from_row(row)?;
-            if let (Some(map), Some(list)) = (&mut groups, row_groups) {
-                map.insert(item.id().to_owned(), list);
-            }
-            items.push(item);
-        }
+        let rows = self.fetch_rows::<K>(sql).await?;
+        let items = rows
+            .into_iter()
+            .map(K::from_row)
+            .collect::<Result<_, _>>()?;
         Ok(ScimPage {
             total: total as u64,
             items,
-            user_groups: groups,
+            user_groups: None,
         })
     }
 
