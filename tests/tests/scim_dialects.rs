@@ -371,6 +371,12 @@ async fn entra_group_lifecycle(backend: Backend) {
     // The user's groups show it.
     let r = c.get(&format!("/Users/{a}")).await;
     assert_eq!(r.expect(200)["groups"][0]["value"], json!(g));
+    // So does a filtered lookup, which reads them in the same query.
+    let r = c.filter("Users", &format!("id eq \"{a}\""), "").await;
+    let found = &r.expect(200)["Resources"][0];
+    assert_eq!(found["groups"][0]["value"], json!(g), "{found}");
+    assert!(found["groups"][0]["display"].is_string(), "{found}");
+    assert_eq!(found["groups"].as_array().map(Vec::len), Some(1), "{found}");
 
     // GET with excludedAttributes=members.
     let r = c
