@@ -59,7 +59,12 @@ impl BackendKind {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+        /// Point lookups on the calling thread; `None` in memory.
+        direct: Option<std::sync::Arc<crate::direct::DirectReaders>>,
+    },
     Postgres(PgPool),
 }
 
@@ -84,6 +89,9 @@ pub struct Store {
 /// A write transaction on either backend.
 pub(crate) enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
+    /// SQLite through its C API on the group-commit writer's thread
+    /// ([`crate::direct`]); only [`crate::tx_statements`] runs on it.
+    Direct(crate::direct::DirectTx),
     Postgres {
         tx: Transaction<'static, Postgres>,
         event_lock: bool,
@@ -107,10 +115,17 @@ macro_rules! on_read {
 }
 
 /// Runs `$body` with `$conn` bound to the connection of a [`Tx`].
-/// Inside, use `&mut *$conn` as the executor.
+/// Inside, use `&mut *$conn` as the executor. A direct transaction (the
+/// group-commit writer's) is refused: code it runs uses
+/// [`crate::tx_statements`].
 macro_rules! on_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match $tx {
+            $crate::backend::Tx::Direct(_) => {
+                return Err($crate::error::StoreError::Internal(
+                    "statement not available on the direct SQLite writer".into(),
+                ));
+            }
             $crate::backend::Tx::Sqlite(t) => {
                 let $conn: &mut sqlx::SqliteConnection = &mut *t;
                 $body
@@ -150,12 +165,19 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(connect.clone())
                 .await?;
+            let direct =
+                crate::direct::DirectReaders::for_file(connect.get_filename(), max as usize)
+                    .map(std::sync::Arc::new);
             let read = SqlitePoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(connect)
                 .await?;
-            Backend::Sqlite { write, read }
+            Backend::Sqlite {
+                write,
+                read,
+                direct,
+            }
         } else {
             return Err(StoreError::Invalid(
                 "database URL must start with sqlite: or postgres://".into(),
@@ -221,7 +243,7 @@ impl Store {
 
     pub fn pool_stats(&self) -> PoolStats {
         let (size, idle) = match &self.backend {
-            Backend::Sqlite { write, read } => (
+            Backend::Sqlite { write, read, .. } => (
                 write.size() + read.size(),
                 (write.num_idle() + read.num_idle()) as u32,
             ),
@@ -237,7 +259,7 @@ impl Store {
     /// Closes every connection (waits for checked-out ones to return).
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { write, read } => {
+            Backend::Sqlite { write, read, .. } => {
                 read.close().await;
                 write.close().await;
             }
@@ -262,7 +284,7 @@ impl Tx {
     /// `sql`'s text in the form this backend binds fastest.
     pub(crate) fn text(&self, sql: &crate::sql::Sql) -> String {
         match self {
-            Tx::Sqlite(_) => sql.sqlite_text(),
+            Tx::Sqlite(_) | Tx::Direct(_) => sql.sqlite_text(),
             Tx::Postgres { .. } => sql.text.clone(),
         }
     }
@@ -270,6 +292,7 @@ impl Tx {
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Direct(tx) => tx.commit()?,
             Tx::Postgres { tx, .. } => tx.commit().await?,
         }
         Ok(())

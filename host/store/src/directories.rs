@@ -300,14 +300,12 @@ impl Store {
 }
 
 pub(crate) async fn fetch_in_tx(tx: &mut Tx, id: &str) -> Result<Directory, StoreError> {
-    let row: Option<DirectoryRow> = on_tx!(tx, |conn| {
-        sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {DIRECTORY_COLUMNS} FROM directories WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-    });
+    let row: Option<DirectoryRow> = tx
+        .fetch_optional(
+            &format!("SELECT {DIRECTORY_COLUMNS} FROM directories WHERE id = $1"),
+            vec![Arg::Text(id.to_owned())],
+        )
+        .await?;
     row.ok_or(StoreError::NotFound("directory"))?.try_into()
 }
 

@@ -21,12 +21,12 @@ use rollcall_core::directory_group::{DirectoryGroup, GroupInput};
 use rollcall_core::directory_user::{DirectoryUser, UserInput};
 use rollcall_core::event::{EventType, NewEvent};
 use serde_json::Value;
-use sqlx::AssertSqlSafe;
 
 use crate::backend::{Store, Tx};
 use crate::directories::fetch_in_tx;
 use crate::error::StoreError;
 use crate::rows::{GROUP_COLUMNS, GroupRow, USER_COLUMNS, UserRow};
+use crate::sql::Arg;
 
 /// How a change names a user or group: by Rollcall id or by the provider's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +146,13 @@ fn invalid(e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(e.to_string())
 }
 
+/// A JSON column's value as a statement argument.
+fn json_arg(value: &impl serde::Serialize) -> Result<Arg, StoreError> {
+    serde_json::to_value(value)
+        .map(Arg::Json)
+        .map_err(|e| StoreError::Internal(format!("cannot encode a JSON column: {e}")))
+}
+
 fn check_version(expected: Option<i64>, actual: i64) -> Result<(), StoreError> {
     match expected {
         Some(v) if v != actual => Err(StoreError::VersionMismatch {
@@ -245,6 +252,11 @@ impl Writer<'_> {
         }
     }
 
+    /// The directory id as a statement argument.
+    fn dir_arg(&self) -> Arg {
+        Arg::Text(self.directory.id.clone())
+    }
+
     fn emit(&mut self, event: EventType, data: Value) {
         self.events.push(NewEvent {
             event,
@@ -262,13 +274,9 @@ impl Writer<'_> {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM directory_users WHERE directory_id = $1 AND {column} = $2"
         );
-        Ok(on_tx!(&mut *self.tx, |conn| {
-            sqlx::query_as(AssertSqlSafe(sql))
-                .bind(&self.directory.id)
-                .bind(value)
-                .fetch_optional(&mut *conn)
-                .await?
-        }))
+        self.tx
+            .fetch_optional(&sql, vec![self.dir_arg(), Arg::Text(value.clone())])
+            .await
     }
 
     async fn find_group(&mut self, group: &Ref) -> Result<Option<GroupRow>, StoreError> {
@@ -279,12 +287,8 @@ impl Writer<'_> {
         let sql = format!(
             "SELECT {GROUP_COLUMNS} FROM directory_groups WHERE directory_id = $1 AND {column} = $2"
         );
-        Ok(on_tx!(&mut *self.tx, |conn| {
-            sqlx::query_as(AssertSqlSafe(sql))
-                .bind(&self.directory.id)
-                .bind(value)
-                .fetch_optional(&mut *conn)
-                .await?
-        }))
+        self.tx
+            .fetch_optional(&sql, vec![self.dir_arg(), Arg::Text(value.clone())])
+            .await
     }
 }

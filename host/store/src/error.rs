@@ -36,7 +36,7 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// A readable conflict message from a unique-violation, without leaking SQL.
-fn unique_message(raw: &str) -> String {
+pub(crate) fn unique_message(raw: &str) -> String {
     let raw = raw.to_ascii_lowercase();
     if raw.contains("username_key") {
         "userName is already taken in this directory".into()

@@ -95,11 +95,7 @@ pub(crate) async fn append_many(tx: &mut Tx, mut events: Vec<NewEvent>) -> Resul
             sql.push(&row);
         }
         let text = tx.text(&sql);
-        on_tx!(&mut *tx, |conn| {
-            bind_args!(sqlx::query(AssertSqlSafe(text)), sql.args)
-                .execute(&mut *conn)
-                .await?;
-        });
+        tx.execute(&text, sql.args).await?;
     }
     Ok(())
 }

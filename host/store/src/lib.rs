@@ -13,6 +13,7 @@ mod backend;
 #[macro_use]
 mod sql;
 mod admin_keys;
+mod direct;
 mod directories;
 pub mod directory_state;
 mod directory_sync;
@@ -34,6 +35,7 @@ mod scim_requests;
 mod scim_schemas;
 mod scim_tokens;
 mod sync_runs;
+mod tx_statements;
 mod users;
 mod webhook_deliveries;
 mod webhook_endpoints;

@@ -10,6 +10,7 @@ use rollcall_core::organization::Organization;
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 
+use crate::direct::{DirectRow, json_column};
 use crate::error::StoreError;
 
 /// `a, b` → `alias.a, alias.b`, for joins.
@@ -201,6 +202,63 @@ impl TryFrom<EventRow> for Event {
             directory_id: r.directory_id,
             data: r.data.0,
             created_at: Timestamp::from_micros(r.created_at),
+        })
+    }
+}
+
+impl DirectRow for DirectoryRow {
+    fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(DirectoryRow {
+            id: row.get("id")?,
+            organization_id: row.get("organization_id")?,
+            name: row.get("name")?,
+            directory_type: row.get("type")?,
+            state: row.get("state")?,
+            domain: row.get("domain")?,
+            settings: json_column(row, "settings")?,
+            secret_names: json_column(row, "secret_names")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+impl DirectRow for UserRow {
+    fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(UserRow {
+            id: row.get("id")?,
+            directory_id: row.get("directory_id")?,
+            organization_id: row.get("organization_id")?,
+            idp_id: row.get("idp_id")?,
+            email: row.get("email")?,
+            first_name: row.get("first_name")?,
+            last_name: row.get("last_name")?,
+            username: row.get("username")?,
+            state: row.get("state")?,
+            roles: json_column(row, "roles")?,
+            custom_attributes: json_column(row, "custom_attributes")?,
+            raw_attributes: json_column(row, "raw_attributes")?,
+            content_hash: row.get("content_hash")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
+impl DirectRow for GroupRow {
+    fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(GroupRow {
+            id: row.get("id")?,
+            directory_id: row.get("directory_id")?,
+            organization_id: row.get("organization_id")?,
+            idp_id: row.get("idp_id")?,
+            name: row.get("name")?,
+            raw_attributes: json_column(row, "raw_attributes")?,
+            content_hash: row.get("content_hash")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
         })
     }
 }

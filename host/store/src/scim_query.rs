@@ -16,7 +16,8 @@ use sqlx::AssertSqlSafe;
 
 use std::collections::HashMap;
 
-use crate::backend::{BackendKind, Store};
+use crate::backend::{Backend, BackendKind, Store};
+use crate::direct::DirectRow;
 use crate::error::StoreError;
 use crate::rows::{GROUP_COLUMNS, GroupRow, USER_COLUMNS, UserRow, qualified};
 use crate::scim_refs::RefPair;
@@ -119,6 +120,15 @@ macro_rules! with_groups_from_row {
 with_groups_from_row!(sqlx::sqlite::SqliteRow);
 with_groups_from_row!(sqlx::postgres::PgRow);
 
+impl<R: DirectRow> DirectRow for WithGroups<R> {
+    fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(WithGroups {
+            row: R::from_direct(row)?,
+            groups: row.get("scim_groups")?,
+        })
+    }
+}
+
 /// The `scim_groups` column: a user's groups, ordered by id.
 fn groups_column(backend: BackendKind) -> &'static str {
     match backend {
@@ -143,6 +153,7 @@ trait Kind: Sized {
     const HAS_GROUPS: bool;
     type Row: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
         + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + DirectRow
         + Send
         + Unpin;
     fn from_row(row: Self::Row) -> Result<Self, StoreError>;
@@ -344,14 +355,24 @@ impl Store {
             let rows = self.fetch_rows::<K>(sql).await?;
             return Ok(rows.into_iter().map(|r| (r, None)).collect());
         }
-        let rows: Vec<WithGroups<K::Row>> = on_read!(self, |pool| {
-            bind_args!(
-                sqlx::query_as::<_, WithGroups<K::Row>>(AssertSqlSafe(sql.text)),
-                sql.args
-            )
-            .fetch_all(pool)
-            .await?
-        });
+        // A lookup by an identifying key: a few indexed rows, read on
+        // this thread where SQLite allows it.
+        let rows: Vec<WithGroups<K::Row>> = if let Backend::Sqlite {
+            direct: Some(readers),
+            ..
+        } = &self.backend
+        {
+            readers.query(&sql.sqlite_text(), &sql.args)?
+        } else {
+            on_read!(self, |pool| {
+                bind_args!(
+                    sqlx::query_as::<_, WithGroups<K::Row>>(AssertSqlSafe(sql.text)),
+                    sql.args
+                )
+                .fetch_all(pool)
+                .await?
+            })
+        };
         rows.into_iter()
             .map(|r| {
                 let groups = match r.groups.as_deref() {

@@ -22,7 +22,8 @@ use rollcall_core::directory::Directory;
 use rollcall_core::event::NewEvent;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::backend::{BackendKind, Store, Tx};
+use crate::backend::{Backend, BackendKind, Store, Tx};
+use crate::direct::DirectTx;
 use crate::directory_state::{Change, Outcome, apply_in_tx, writable_directory};
 use crate::error::StoreError;
 use crate::events;
@@ -94,11 +95,10 @@ impl Batcher {
 /// Starts the writer loop. It holds a copy of the store without this
 /// queue, so it ends once every [`Store`] clone (every sender) is gone.
 ///
-/// On SQLite the loop gets an OS thread and a runtime of its own: every
-/// statement is a hop to sqlx's SQLite worker thread, and the wake-up that
-/// answers it comes from outside the server's runtime, where it would wait
-/// in the shared queue behind every busy HTTP task. A writer that waits
-/// there dozens of times per batch caps the whole server's write rate.
+/// On SQLite the loop gets an OS thread and a runtime of its own, and runs
+/// each batch through SQLite's C API on sqlx's locked writer handle
+/// ([`crate::direct`]): no statement waits for another thread, and a
+/// wake-up from outside never queues behind busy HTTP tasks.
 fn start(store: &Store, rx: mpsc::Receiver<Job>) {
     let writer = Store {
         batcher: std::sync::Arc::new(Batcher::new()),
@@ -112,7 +112,7 @@ fn start(store: &Store, rx: mpsc::Receiver<Job>) {
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => runtime.block_on(run(writer, rx)),
+                    Ok(runtime) => runtime.block_on(run_direct(writer, rx)),
                     Err(e) => tracing::error!(error = %e, "cannot start the SQLite writer"),
                 }
             });
@@ -120,27 +120,87 @@ fn start(store: &Store, rx: mpsc::Receiver<Job>) {
             tracing::error!(error = %e, "cannot start the SQLite writer thread");
         }
     } else {
-        tokio::spawn(run(writer, rx));
+        tokio::spawn(run_pooled(writer, rx));
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_JOBS {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+/// The next batch: `first` and whatever else is already waiting.
+fn take_batch(first: Job, rx: &mut mpsc::Receiver<Job>) -> (Vec<Work>, Vec<Reply>) {
+    let mut work = vec![(first.directory_id, first.changes)];
+    let mut replies = vec![first.reply];
+    while work.len() < MAX_JOBS {
+        match rx.try_recv() {
+            Ok(job) => {
+                work.push((job.directory_id, job.changes));
+                replies.push(job.reply);
             }
+            Err(_) => break,
         }
-        commit_batch(&store, jobs).await;
+    }
+    (work, replies)
+}
+
+/// PostgreSQL: each attempt is a pooled sqlx transaction.
+async fn run_pooled(store: Store, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let (work, replies) = take_batch(first, &mut rx);
+        let mut attempt = match store.begin().await {
+            Ok(tx) => run_batch(tx, &work, Mode::Optimistic).await,
+            Err(e) => Attempt::Failed(e.to_string()),
+        };
+        if matches!(attempt, Attempt::JobFailed) {
+            attempt = match store.begin().await {
+                Ok(tx) => run_batch(tx, &work, Mode::Savepoints).await,
+                Err(e) => Attempt::Failed(e.to_string()),
+            };
+        }
+        answer(replies, attempt);
     }
 }
+
+/// SQLite: each batch borrows sqlx's one writer connection, locks its
+/// handle, and runs its attempts directly on it. Other writers (token and
+/// directory changes, the request log) wait for the pool as before, so
+/// writes stay serialized in-process.
+async fn run_direct(store: Store, mut rx: mpsc::Receiver<Job>) {
+    let Backend::Sqlite { write, .. } = &store.backend else {
+        return;
+    };
+    while let Some(first) = rx.recv().await {
+        let (work, replies) = take_batch(first, &mut rx);
+        let attempt = match write.acquire().await {
+            Ok(mut conn) => match conn.lock_handle().await {
+                Ok(mut handle) => {
+                    let raw = handle.as_raw_handle().as_ptr();
+                    // SAFETY (both begins): `handle` keeps sqlx's worker off
+                    // this connection until it drops, after every attempt's
+                    // transaction; sqlx left it outside a transaction and
+                    // each attempt ends its own (commit or rollback on drop).
+                    let mut attempt = match unsafe { DirectTx::begin(raw.cast()) } {
+                        Ok(tx) => run_batch(Tx::Direct(tx), &work, Mode::Optimistic).await,
+                        Err(e) => Attempt::Failed(e.to_string()),
+                    };
+                    if matches!(attempt, Attempt::JobFailed) {
+                        attempt = match unsafe { DirectTx::begin(raw.cast()) } {
+                            Ok(tx) => run_batch(Tx::Direct(tx), &work, Mode::Savepoints).await,
+                            Err(e) => Attempt::Failed(e.to_string()),
+                        };
+                    }
+                    attempt
+                }
+                Err(e) => Attempt::Failed(e.to_string()),
+            },
+            Err(e) => Attempt::Failed(e.to_string()),
+        };
+        answer(replies, attempt);
+    }
+}
+
+type Work = (String, Vec<Change>);
+type Reply = oneshot::Sender<Result<Vec<Outcome>, StoreError>>;
 
 async fn savepoint(tx: &mut Tx, statement: &'static str) -> Result<(), StoreError> {
-    on_tx!(tx, |conn| {
-        sqlx::query(statement).execute(&mut *conn).await?;
-    });
+    tx.execute(statement, Vec::new()).await?;
     Ok(())
 }
 
@@ -164,17 +224,7 @@ enum Attempt {
     Failed(String),
 }
 
-async fn commit_batch(store: &Store, jobs: Vec<Job>) {
-    let mut work = Vec::with_capacity(jobs.len());
-    let mut replies = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        work.push((job.directory_id, job.changes));
-        replies.push(job.reply);
-    }
-    let mut attempt = run_batch(store, &work, Mode::Optimistic).await;
-    if matches!(attempt, Attempt::JobFailed) {
-        attempt = run_batch(store, &work, Mode::Savepoints).await;
-    }
+fn answer(replies: Vec<Reply>, attempt: Attempt) {
     match attempt {
         Attempt::Done(results) => {
             for (reply, result) in replies.into_iter().zip(results) {
@@ -198,12 +248,9 @@ async fn commit_batch(store: &Store, jobs: Vec<Job>) {
     }
 }
 
-/// One run of the batch in one transaction.
-async fn run_batch(store: &Store, work: &[(String, Vec<Change>)], mode: Mode) -> Attempt {
-    let mut tx = match store.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return Attempt::Failed(e.to_string()),
-    };
+/// One run of the batch in the transaction `tx` (committed here, or
+/// rolled back when dropped).
+async fn run_batch(mut tx: Tx, work: &[Work], mode: Mode) -> Attempt {
     let mut directories: HashMap<&str, Result<Directory, StoreError>> = HashMap::new();
     let mut events = Vec::new();
     let mut results = Vec::with_capacity(work.len());

@@ -96,10 +96,28 @@ async fn reply(
     projection: &Projection,
     status: StatusCode,
 ) -> Result<ScimReply, ScimError> {
-    let body = render_users(state, ctx, std::slice::from_ref(user), projection)
-        .await?
-        .pop()
-        .unwrap_or(Value::Null);
+    reply_with(state, ctx, user, projection, status, None).await
+}
+
+/// [`reply`], with the user's groups when the caller knows them.
+async fn reply_with(
+    state: &AppState,
+    ctx: &ScimContext,
+    user: &DirectoryUser,
+    projection: &Projection,
+    status: StatusCode,
+    known_groups: Option<HashMap<String, Vec<RefPair>>>,
+) -> Result<ScimReply, ScimError> {
+    let body = render_users_with(
+        state,
+        ctx,
+        std::slice::from_ref(user),
+        projection,
+        known_groups,
+    )
+    .await?
+    .pop()
+    .unwrap_or(Value::Null);
     Ok(resource_reply(
         ctx,
         KIND,
@@ -170,7 +188,19 @@ pub async fn create(
         .await
         .map_err(conflict_as_uniqueness)?;
     match outcome {
-        Outcome::UserCreated(u) => reply(state, ctx, &u, projection, StatusCode::CREATED).await,
+        // Created in this commit, the user belongs to no group yet.
+        Outcome::UserCreated(u) => {
+            let no_groups = HashMap::from([(u.id.clone(), Vec::new())]);
+            reply_with(
+                state,
+                ctx,
+                &u,
+                projection,
+                StatusCode::CREATED,
+                Some(no_groups),
+            )
+            .await
+        }
         other => Err(ScimError::new(
             500,
             None,

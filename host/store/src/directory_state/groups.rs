@@ -1,15 +1,13 @@
 //! Writing groups: create, update (with `previous_attributes`), delete.
 
+use super::{Outcome, Ref, Writer, json_arg};
+use crate::error::StoreError;
+use crate::rows::{GROUP_COLUMNS, GroupRow};
+use crate::sql::Arg;
 use rollcall_core::directory_group::{DirectoryGroup, GroupInput};
 use rollcall_core::event::EventType;
 use rollcall_core::ids::{IdKind, new_id};
 use serde_json::Value;
-use sqlx::AssertSqlSafe;
-use sqlx::types::Json;
-
-use super::{Outcome, Ref, Writer};
-use crate::error::StoreError;
-use crate::rows::{GROUP_COLUMNS, GroupRow};
 
 impl Writer<'_> {
     pub(super) async fn save_group(
@@ -32,19 +30,17 @@ impl Writer<'_> {
                      content_hash = $5, version = version + 1, updated_at = $6, name_key = $7, \
                      external_id = $8 WHERE id = $1 RETURNING {GROUP_COLUMNS}"
                 );
-                let row: GroupRow = on_tx!(&mut *self.tx, |conn| {
-                    sqlx::query_as(AssertSqlSafe(sql))
-                        .bind(&before.id)
-                        .bind(&input.idp_id)
-                        .bind(&input.name)
-                        .bind(Json(&input.raw_attributes))
-                        .bind(&hash[..])
-                        .bind(now)
-                        .bind(&name_key)
-                        .bind(&external_id)
-                        .fetch_one(&mut *conn)
-                        .await?
-                });
+                let args = vec![
+                    Arg::Text(before.id.clone()),
+                    Arg::Text(input.idp_id.clone()),
+                    Arg::Text(input.name.clone()),
+                    json_arg(&input.raw_attributes)?,
+                    Arg::Blob(hash.to_vec()),
+                    Arg::Int(now),
+                    Arg::Text(name_key),
+                    Arg::OptText(external_id),
+                ];
+                let row: GroupRow = self.tx.fetch_one(&sql, args).await?;
                 let after = DirectoryGroup::from(row);
                 let mut data = after.event_data();
                 let previous =
@@ -62,21 +58,19 @@ impl Writer<'_> {
                      external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9, $10) \
                      RETURNING {GROUP_COLUMNS}"
                 );
-                let row: GroupRow = on_tx!(&mut *self.tx, |conn| {
-                    sqlx::query_as(AssertSqlSafe(sql))
-                        .bind(id.unwrap_or_else(|| new_id(IdKind::DirectoryGroup)))
-                        .bind(&self.directory.id)
-                        .bind(&self.directory.organization_id)
-                        .bind(&input.idp_id)
-                        .bind(&input.name)
-                        .bind(Json(&input.raw_attributes))
-                        .bind(&hash[..])
-                        .bind(now)
-                        .bind(&name_key)
-                        .bind(&external_id)
-                        .fetch_one(&mut *conn)
-                        .await?
-                });
+                let args = vec![
+                    Arg::Text(id.unwrap_or_else(|| new_id(IdKind::DirectoryGroup))),
+                    self.dir_arg(),
+                    Arg::Text(self.directory.organization_id.clone()),
+                    Arg::Text(input.idp_id.clone()),
+                    Arg::Text(input.name.clone()),
+                    json_arg(&input.raw_attributes)?,
+                    Arg::Blob(hash.to_vec()),
+                    Arg::Int(now),
+                    Arg::Text(name_key),
+                    Arg::OptText(external_id),
+                ];
+                let row: GroupRow = self.tx.fetch_one(&sql, args).await?;
                 let group = DirectoryGroup::from(row);
                 self.emit(EventType::GroupCreated, group.event_data());
                 Ok(Outcome::GroupCreated(group))
@@ -90,16 +84,14 @@ impl Writer<'_> {
             .await?
             .ok_or(StoreError::NotFound("group"))?;
         let group = DirectoryGroup::from(row);
-        on_tx!(&mut *self.tx, |conn| {
-            sqlx::query("DELETE FROM directory_memberships WHERE group_id = $1")
-                .bind(&group.id)
-                .execute(&mut *conn)
+        for statement in [
+            "DELETE FROM directory_memberships WHERE group_id = $1",
+            "DELETE FROM directory_groups WHERE id = $1",
+        ] {
+            self.tx
+                .execute(statement, vec![Arg::Text(group.id.clone())])
                 .await?;
-            sqlx::query("DELETE FROM directory_groups WHERE id = $1")
-                .bind(&group.id)
-                .execute(&mut *conn)
-                .await?;
-        });
+        }
         self.emit(EventType::GroupDeleted, group.event_data());
         Ok(Outcome::GroupDeleted(group))
     }

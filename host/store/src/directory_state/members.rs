@@ -3,15 +3,14 @@
 
 use std::collections::HashSet;
 
+use super::{Outcome, Ref, Writer};
+use crate::error::StoreError;
+use crate::rows::{USER_COLUMNS, UserRow, qualified};
+use crate::sql::Arg;
 use rollcall_core::directory_group::DirectoryGroup;
 use rollcall_core::directory_user::DirectoryUser;
 use rollcall_core::event::EventType;
 use serde_json::{Value, json};
-use sqlx::AssertSqlSafe;
-
-use super::{Outcome, Ref, Writer};
-use crate::error::StoreError;
-use crate::rows::{USER_COLUMNS, UserRow, qualified};
 
 impl Writer<'_> {
     async fn resolve_group(&mut self, group: &Ref) -> Result<DirectoryGroup, StoreError> {
@@ -75,12 +74,10 @@ impl Writer<'_> {
              WHERE m.group_id = $1 ORDER BY u.id",
             qualified(USER_COLUMNS, "u")
         );
-        let current: Vec<UserRow> = on_tx!(&mut *self.tx, |conn| {
-            sqlx::query_as(AssertSqlSafe(sql))
-                .bind(&group.id)
-                .fetch_all(&mut *conn)
-                .await?
-        });
+        let current: Vec<UserRow> = self
+            .tx
+            .fetch_all(&sql, vec![Arg::Text(group.id.clone())])
+            .await?;
         let mut removed = 0;
         let mut current_ids = HashSet::new();
         for row in current {
@@ -110,22 +107,18 @@ impl Writer<'_> {
     /// and `meta.lastModified` see it. The membership events describe it.
     async fn touch(&mut self, group_id: &str, user_id: &str) -> Result<(), StoreError> {
         let now = self.now.as_micros();
-        on_tx!(&mut *self.tx, |conn| {
-            sqlx::query(
+        self.tx
+            .execute(
                 "UPDATE directory_groups SET version = version + 1, updated_at = $2 WHERE id = $1",
+                vec![Arg::Text(group_id.to_owned()), Arg::Int(now)],
             )
-            .bind(group_id)
-            .bind(now)
-            .execute(&mut *conn)
             .await?;
-            sqlx::query(
+        self.tx
+            .execute(
                 "UPDATE directory_users SET version = version + 1, updated_at = $2 WHERE id = $1",
+                vec![Arg::Text(user_id.to_owned()), Arg::Int(now)],
             )
-            .bind(user_id)
-            .bind(now)
-            .execute(&mut *conn)
             .await?;
-        });
         Ok(())
     }
 
@@ -134,19 +127,20 @@ impl Writer<'_> {
         group_id: &str,
         user_id: &str,
     ) -> Result<bool, StoreError> {
-        let n = on_tx!(&mut *self.tx, |conn| {
-            sqlx::query(
+        let args = vec![
+            Arg::Text(group_id.to_owned()),
+            Arg::Text(user_id.to_owned()),
+            self.dir_arg(),
+            Arg::Int(self.now.as_micros()),
+        ];
+        let n = self
+            .tx
+            .execute(
                 "INSERT INTO directory_memberships (group_id, user_id, directory_id, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                args,
             )
-            .bind(group_id)
-            .bind(user_id)
-            .bind(&self.directory.id)
-            .bind(self.now.as_micros())
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-        });
+            .await?;
         if n > 0 {
             self.touch(group_id, user_id).await?;
         }
@@ -158,14 +152,16 @@ impl Writer<'_> {
         group_id: &str,
         user_id: &str,
     ) -> Result<bool, StoreError> {
-        let n = on_tx!(&mut *self.tx, |conn| {
-            sqlx::query("DELETE FROM directory_memberships WHERE group_id = $1 AND user_id = $2")
-                .bind(group_id)
-                .bind(user_id)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected()
-        });
+        let n = self
+            .tx
+            .execute(
+                "DELETE FROM directory_memberships WHERE group_id = $1 AND user_id = $2",
+                vec![
+                    Arg::Text(group_id.to_owned()),
+                    Arg::Text(user_id.to_owned()),
+                ],
+            )
+            .await?;
         if n > 0 {
             self.touch(group_id, user_id).await?;
         }

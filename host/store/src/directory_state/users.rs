@@ -1,17 +1,15 @@
 //! Writing users: create, update (with `previous_attributes`), delete, and
 //! keeping their lookup keys (username, externalId, emails) current.
 
+use super::{Outcome, Ref, Writer, json_arg};
+use crate::error::StoreError;
+use crate::rows::{GROUP_COLUMNS, GroupRow, USER_COLUMNS, UserRow, qualified};
+use crate::sql::Arg;
 use rollcall_core::directory_group::DirectoryGroup;
 use rollcall_core::directory_user::{DirectoryUser, UserInput};
 use rollcall_core::event::EventType;
 use rollcall_core::ids::{IdKind, new_id};
 use serde_json::Value;
-use sqlx::AssertSqlSafe;
-use sqlx::types::Json;
-
-use super::{Outcome, Ref, Writer};
-use crate::error::StoreError;
-use crate::rows::{GROUP_COLUMNS, GroupRow, USER_COLUMNS, UserRow, qualified};
 
 impl Writer<'_> {
     /// Creates (`existing` = None) or updates a user; unchanged content
@@ -67,27 +65,25 @@ impl Writer<'_> {
              RETURNING {USER_COLUMNS}"
         );
         let now = self.now.as_micros();
-        Ok(on_tx!(&mut *self.tx, |conn| {
-            sqlx::query_as(AssertSqlSafe(sql))
-                .bind(id)
-                .bind(&self.directory.id)
-                .bind(&self.directory.organization_id)
-                .bind(&input.idp_id)
-                .bind(&input.email)
-                .bind(&input.first_name)
-                .bind(&input.last_name)
-                .bind(&input.username)
-                .bind(input.state.as_str())
-                .bind(Json(&input.roles))
-                .bind(Json(&input.custom_attributes))
-                .bind(Json(&input.raw_attributes))
-                .bind(&hash[..])
-                .bind(now)
-                .bind(&keys.username_key)
-                .bind(&keys.external_id)
-                .fetch_one(&mut *conn)
-                .await?
-        }))
+        let args = vec![
+            Arg::Text(id.to_owned()),
+            self.dir_arg(),
+            Arg::Text(self.directory.organization_id.clone()),
+            Arg::Text(input.idp_id.clone()),
+            Arg::OptText(input.email.clone()),
+            Arg::OptText(input.first_name.clone()),
+            Arg::OptText(input.last_name.clone()),
+            Arg::OptText(input.username.clone()),
+            Arg::Text(input.state.as_str().to_owned()),
+            json_arg(&input.roles)?,
+            json_arg(&input.custom_attributes)?,
+            json_arg(&input.raw_attributes)?,
+            Arg::Blob(hash.to_vec()),
+            Arg::Int(now),
+            Arg::OptText(keys.username_key),
+            Arg::OptText(keys.external_id),
+        ];
+        self.tx.fetch_one(&sql, args).await
     }
 
     async fn update_user_row(
@@ -104,25 +100,23 @@ impl Writer<'_> {
              username_key = $13, external_id = $14 WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
         let now = self.now.as_micros();
-        Ok(on_tx!(&mut *self.tx, |conn| {
-            sqlx::query_as(AssertSqlSafe(sql))
-                .bind(id)
-                .bind(&input.idp_id)
-                .bind(&input.email)
-                .bind(&input.first_name)
-                .bind(&input.last_name)
-                .bind(&input.username)
-                .bind(input.state.as_str())
-                .bind(Json(&input.roles))
-                .bind(Json(&input.custom_attributes))
-                .bind(Json(&input.raw_attributes))
-                .bind(&hash[..])
-                .bind(now)
-                .bind(&keys.username_key)
-                .bind(&keys.external_id)
-                .fetch_one(&mut *conn)
-                .await?
-        }))
+        let args = vec![
+            Arg::Text(id.to_owned()),
+            Arg::Text(input.idp_id.clone()),
+            Arg::OptText(input.email.clone()),
+            Arg::OptText(input.first_name.clone()),
+            Arg::OptText(input.last_name.clone()),
+            Arg::OptText(input.username.clone()),
+            Arg::Text(input.state.as_str().to_owned()),
+            json_arg(&input.roles)?,
+            json_arg(&input.custom_attributes)?,
+            json_arg(&input.raw_attributes)?,
+            Arg::Blob(hash.to_vec()),
+            Arg::Int(now),
+            Arg::OptText(keys.username_key),
+            Arg::OptText(keys.external_id),
+        ];
+        self.tx.fetch_one(&sql, args).await
     }
 
     /// Writes the user's email lookup rows, replacing older ones when
@@ -134,25 +128,28 @@ impl Writer<'_> {
         replace: bool,
     ) -> Result<(), StoreError> {
         let emails = input.lookup_keys().emails;
-        on_tx!(&mut *self.tx, |conn| {
-            if replace {
-                sqlx::query("DELETE FROM directory_user_emails WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            for email in &emails {
-                sqlx::query(
+        if replace {
+            self.tx
+                .execute(
+                    "DELETE FROM directory_user_emails WHERE user_id = $1",
+                    vec![Arg::Text(user_id.to_owned())],
+                )
+                .await?;
+        }
+        for email in emails {
+            let args = vec![
+                Arg::Text(user_id.to_owned()),
+                self.dir_arg(),
+                Arg::Text(email),
+            ];
+            self.tx
+                .execute(
                     "INSERT INTO directory_user_emails (user_id, directory_id, email_key) \
                      VALUES ($1, $2, $3)",
+                    args,
                 )
-                .bind(user_id)
-                .bind(&self.directory.id)
-                .bind(email)
-                .execute(&mut *conn)
                 .await?;
-            }
-        });
+        }
         Ok(())
     }
 
@@ -167,31 +164,24 @@ impl Writer<'_> {
              WHERE m.user_id = $1 ORDER BY g.id",
             qualified(GROUP_COLUMNS, "g")
         );
-        let groups: Vec<GroupRow> = on_tx!(&mut *self.tx, |conn| {
-            sqlx::query_as(AssertSqlSafe(sql))
-                .bind(&user.id)
-                .fetch_all(&mut *conn)
-                .await?
-        });
+        let groups: Vec<GroupRow> = self
+            .tx
+            .fetch_all(&sql, vec![Arg::Text(user.id.clone())])
+            .await?;
         for group in groups {
             let group = DirectoryGroup::from(group);
             let data = self.membership_data(&user, &group);
             self.emit(EventType::GroupUserRemoved, data);
         }
-        on_tx!(&mut *self.tx, |conn| {
-            sqlx::query("DELETE FROM directory_memberships WHERE user_id = $1")
-                .bind(&user.id)
-                .execute(&mut *conn)
+        for statement in [
+            "DELETE FROM directory_memberships WHERE user_id = $1",
+            "DELETE FROM directory_user_emails WHERE user_id = $1",
+            "DELETE FROM directory_users WHERE id = $1",
+        ] {
+            self.tx
+                .execute(statement, vec![Arg::Text(user.id.clone())])
                 .await?;
-            sqlx::query("DELETE FROM directory_user_emails WHERE user_id = $1")
-                .bind(&user.id)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("DELETE FROM directory_users WHERE id = $1")
-                .bind(&user.id)
-                .execute(&mut *conn)
-                .await?;
-        });
+        }
         self.emit(EventType::UserDeleted, user.event_data());
         Ok(Outcome::UserDeleted(user))
     }
