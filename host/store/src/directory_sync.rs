@@ -82,17 +82,16 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
         Ok(on_read!(self, |pool| {
-            sqlx::query_scalar(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT d.id FROM directories d \
                  LEFT JOIN directory_sync s ON s.directory_id = d.id \
                  WHERE d.state IN ('active', 'validating', 'invalid_credentials') \
                    AND (s.next_run_at IS NULL OR s.next_run_at <= $1) \
                    AND EXISTS (SELECT 1 FROM plugin_installations i WHERE i.directory_id = d.id \
-                     AND i.kind = 'connector' AND i.enabled = $3) \
-                 ORDER BY COALESCE(s.next_run_at, 0), d.id LIMIT $2",
-            )
+                     AND i.kind = 'connector' AND i.enabled = $2) \
+                 ORDER BY COALESCE(s.next_run_at, 0), d.id LIMIT {limit}"
+            )))
             .bind(now.as_micros())
-            .bind(i64::from(limit))
             .bind(true)
             .fetch_all(pool)
             .await?

@@ -104,7 +104,7 @@ impl Store {
     /// Events in log order (oldest first) after the cursor, filtered.
     pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
         let mut sql = self.event_filter_sql(filter).await?;
-        let limit = sql.arg(Arg::Int(i64::from(filter.limit)));
+        let limit = filter.limit;
         sql.push(&format!(" ORDER BY seq ASC LIMIT {limit}"));
         let rows: Vec<EventRow> = on_read!(self, |pool| {
             bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)
@@ -118,7 +118,7 @@ impl Store {
     /// (what `rollcall events tail` shows first).
     pub async fn latest_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
         let mut sql = self.event_filter_sql(filter).await?;
-        let limit = sql.arg(Arg::Int(i64::from(filter.limit)));
+        let limit = filter.limit;
         sql.push(&format!(" ORDER BY seq DESC LIMIT {limit}"));
         let rows: Vec<EventRow> = on_read!(self, |pool| {
             bind_args!(sqlx::query_as(AssertSqlSafe(sql.text)), sql.args)

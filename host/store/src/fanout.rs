@@ -128,8 +128,7 @@ impl Store {
                 let mut probe =
                     Sql::new("SELECT COUNT(*), MAX(seq) FROM (SELECT seq FROM events WHERE 1=1");
                 wanted_range(&mut probe, &sub, from, head);
-                let p_limit = probe.arg(Arg::Int(i64::from(limit)));
-                probe.push(&format!(" ORDER BY seq LIMIT {p_limit}) t"));
+                probe.push(&format!(" ORDER BY seq LIMIT {limit}) t"));
                 let (count, last): (i64, Option<i64>) = on_tx!(&mut tx, |conn| {
                     bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(probe.text)), probe.args)
                         .fetch_one(&mut *conn)

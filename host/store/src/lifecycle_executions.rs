@@ -240,11 +240,11 @@ impl Store {
                    SELECT x.installation_id, x.event_id FROM lifecycle_executions x \
                    JOIN plugin_installations i ON i.id = x.installation_id \
                    WHERE x.state = 'pending' AND x.next_attempt_at <= $2 \
-                     AND (x.lease_until IS NULL OR x.lease_until < $2) AND i.enabled = $4 \
+                     AND (x.lease_until IS NULL OR x.lease_until < $2) AND i.enabled = $3 \
                      AND NOT EXISTS (SELECT 1 FROM lifecycle_executions p \
                        WHERE p.installation_id = x.installation_id AND p.subject = x.subject \
                          AND p.state = 'pending' AND p.event_seq < x.event_seq) \
-                   ORDER BY x.event_seq LIMIT $3{}) \
+                   ORDER BY x.event_seq LIMIT {limit}{}) \
                  RETURNING installation_id, event_id, attempts, round_start",
                 match self.kind() {
                     BackendKind::Postgres => " FOR UPDATE OF x SKIP LOCKED",
@@ -253,7 +253,6 @@ impl Store {
             )))
             .bind(now.plus_seconds(lease_seconds).as_micros())
             .bind(now.as_micros())
-            .bind(i64::from(limit))
             .bind(true)
             .fetch_all(&mut *conn)
             .await?

@@ -70,7 +70,8 @@ impl PageRequest {
             sql.and(column, op, Arg::Text(cursor.clone()));
         }
         let dir = if ascending_scan { "ASC" } else { "DESC" };
-        let limit = sql.arg(Arg::Int(i64::from(self.limit) + 1));
+        // A literal (see `sql.rs`).
+        let limit = i64::from(self.limit) + 1;
         sql.push(&format!(" ORDER BY {column} {dir} LIMIT {limit}"));
     }
 

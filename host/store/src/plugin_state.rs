@@ -126,15 +126,14 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
         let keys: Vec<String> = on_read!(self, |pool| {
-            sqlx::query_scalar(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT key FROM plugin_state WHERE organization_id = $1 AND installation_id = $2 \
-                 AND substr(key, 1, CAST($3 AS INTEGER)) = $4 ORDER BY key LIMIT $5",
-            )
+                 AND substr(key, 1, CAST($3 AS INTEGER)) = $4 ORDER BY key LIMIT {limit}"
+            )))
             .bind(organization_id)
             .bind(installation_id)
             .bind(prefix.len() as i64)
             .bind(prefix)
-            .bind(i64::from(limit))
             .fetch_all(pool)
             .await?
         });

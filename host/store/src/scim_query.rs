@@ -317,7 +317,7 @@ impl Store {
             ));
             sql.args.push(Arg::Text(directory_id.to_owned()));
             K::pushdown_sql(p, &mut sql)?;
-            let limit = sql.arg(Arg::Int(MAX_CANDIDATES + 1));
+            let limit = MAX_CANDIDATES + 1;
             sql.push(&format!(" ORDER BY t.id LIMIT {limit}"));
             let rows = self.fetch_rows_with_groups::<K>(sql, inline).await?;
             if (rows.len() as i64) <= MAX_CANDIDATES {
@@ -427,10 +427,8 @@ impl Store {
             K::TABLE
         ));
         sql.args.push(Arg::Text(directory_id.to_owned()));
-        let limit = sql.arg(Arg::Int(query.count.min(i64::MAX as u64) as i64));
-        let offset = sql.arg(Arg::Int(
-            (query.start_index.max(1) - 1).min(i64::MAX as u64) as i64,
-        ));
+        let limit = query.count.min(i64::MAX as u64);
+        let offset = (query.start_index.max(1) - 1).min(i64::MAX as u64);
         sql.push(&format!(
             " ORDER BY {} {dir}, t.id {dir} LIMIT {limit} OFFSET {offset}",
             key.column()
@@ -462,13 +460,12 @@ impl Store {
         let mut after = String::new();
         loop {
             let mut sql = Sql::new(&format!(
-                "SELECT {} FROM {} t WHERE t.directory_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3",
+                "SELECT {} FROM {} t WHERE t.directory_id = $1 AND t.id > $2 ORDER BY t.id LIMIT {SCAN_CHUNK}",
                 qualified(K::COLUMNS, "t"),
                 K::TABLE
             ));
             sql.args.push(Arg::Text(directory_id.to_owned()));
             sql.args.push(Arg::Text(after.clone()));
-            sql.args.push(Arg::Int(SCAN_CHUNK));
             let rows = self.fetch_rows::<K>(sql).await?;
             let done = (rows.len() as i64) < SCAN_CHUNK;
             for row in rows {

@@ -91,13 +91,12 @@ impl Store {
         }
         on_tx!(&mut tx, |conn| {
             for dir in &directories {
-                sqlx::query(
+                sqlx::query(AssertSqlSafe(format!(
                     "DELETE FROM scim_requests WHERE directory_id = $1 AND seq <= \
                      (SELECT seq FROM scim_requests WHERE directory_id = $1 ORDER BY seq DESC \
-                      LIMIT 1 OFFSET $2)",
-                )
+                      LIMIT 1 OFFSET {keep})"
+                )))
                 .bind(*dir)
-                .bind(keep)
                 .execute(&mut *conn)
                 .await?;
             }
@@ -112,13 +111,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ScimRequestLog>, StoreError> {
         let rows: Vec<Row> = on_read!(self, |pool| {
-            sqlx::query_as(
+            sqlx::query_as(AssertSqlSafe(format!(
                 "SELECT directory_id, created_at, method, path, status, duration_us, user_agent, \
                  request_body, response_body FROM scim_requests WHERE directory_id = $1 \
-                 ORDER BY seq DESC LIMIT $2",
-            )
+                 ORDER BY seq DESC LIMIT {limit}"
+            )))
             .bind(directory_id)
-            .bind(limit)
             .fetch_all(pool)
             .await?
         });

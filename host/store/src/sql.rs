@@ -2,6 +2,10 @@
 //!
 //! List queries add filters at run time; [`Sql`] collects the text and the
 //! arguments, and `bind_args!` binds them on whichever backend runs it.
+//!
+//! `LIMIT` and `OFFSET` are written as integer literals, never bound: SQLite
+//! lets a bound `LIMIT` shape the plan, so every new binding of it
+//! recompiles the statement on its next step (a full parse per lookup).
 
 pub(crate) enum Arg {
     Text(String),

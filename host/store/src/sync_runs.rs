@@ -383,10 +383,10 @@ impl Store {
                 "SELECT r.id, r.organization_id FROM sync_runs r \
                  WHERE r.status IN ('queued', 'running') AND r.not_before <= $1 \
                    AND (r.lease_until IS NULL OR r.lease_until < $1) \
-                 ORDER BY r.not_before, r.id LIMIT $2{skip_locked}"
+                 ORDER BY r.not_before, r.id LIMIT {}{skip_locked}",
+                take * 4
             )))
             .bind(now.as_micros())
-            .bind(take * 4)
             .fetch_all(&mut *conn)
             .await?
         });

@@ -243,7 +243,7 @@ impl Store {
                    JOIN webhook_endpoints e ON e.id = d.endpoint_id \
                    WHERE d.state = 'pending' AND d.next_attempt_at <= $2 \
                      AND (d.lease_until IS NULL OR d.lease_until < $2) AND e.state = 'enabled' \
-                   ORDER BY d.next_attempt_at LIMIT $3{}) \
+                   ORDER BY d.next_attempt_at LIMIT {limit}{}) \
                  RETURNING endpoint_id, event_id, attempts, round_start",
                 match self.kind() {
                     BackendKind::Postgres => " FOR UPDATE OF d SKIP LOCKED",
@@ -252,7 +252,6 @@ impl Store {
             )))
             .bind(now.plus_seconds(lease_seconds).as_micros())
             .bind(now.as_micros())
-            .bind(i64::from(limit))
             .fetch_all(&mut *conn)
             .await?
         });
@@ -580,11 +579,10 @@ impl Store {
     pub async fn prune_events(&self, cutoff: Timestamp, batch: u32) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
         let upto: Option<i64> = on_tx!(&mut tx, |conn| {
-            sqlx::query_scalar(
-                "SELECT MAX(seq) FROM (SELECT seq FROM events WHERE created_at < $1 ORDER BY seq LIMIT $2) t",
-            )
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT MAX(seq) FROM (SELECT seq FROM events WHERE created_at < $1 ORDER BY seq LIMIT {batch}) t"
+            )))
             .bind(cutoff.as_micros())
-            .bind(i64::from(batch))
             .fetch_one(&mut *conn)
             .await?
         });

@@ -855,15 +855,14 @@ impl Writer<'_> {
         batch: i64,
     ) -> Result<bool, StoreError> {
         let memberships: Vec<(String, String)> = on_tx!(&mut *self.tx, |conn| {
-            sqlx::query_as(
+            sqlx::query_as(AssertSqlSafe(format!(
                 "SELECT m.group_id, m.user_id FROM directory_groups g \
                  JOIN directory_memberships m ON m.group_id = g.id \
                  WHERE g.directory_id = $1 AND (m.sync_generation IS NULL OR m.sync_generation < $2) \
-                 LIMIT $3",
-            )
+                 LIMIT {batch}"
+            )))
             .bind(&self.directory.id)
             .bind(generation)
-            .bind(batch)
             .fetch_all(&mut *conn)
             .await?
         });
@@ -881,11 +880,10 @@ impl Writer<'_> {
         let groups: Vec<GroupRow> = on_tx!(&mut *self.tx, |conn| {
             sqlx::query_as(AssertSqlSafe(format!(
                 "SELECT {GROUP_COLUMNS} FROM directory_groups WHERE directory_id = $1 \
-                 AND (sync_generation IS NULL OR sync_generation < $2) LIMIT $3"
+                 AND (sync_generation IS NULL OR sync_generation < $2) LIMIT {batch}"
             )))
             .bind(&self.directory.id)
             .bind(generation)
-            .bind(batch)
             .fetch_all(&mut *conn)
             .await?
         });
@@ -903,11 +901,10 @@ impl Writer<'_> {
         let users: Vec<String> = on_tx!(&mut *self.tx, |conn| {
             sqlx::query_scalar(AssertSqlSafe(format!(
                 "SELECT id FROM directory_users WHERE directory_id = $1 \
-                 AND (sync_generation IS NULL OR sync_generation < $2){only_active} LIMIT $3"
+                 AND (sync_generation IS NULL OR sync_generation < $2){only_active} LIMIT {batch}"
             )))
             .bind(&self.directory.id)
             .bind(generation)
-            .bind(batch)
             .fetch_all(&mut *conn)
             .await?
         });
