@@ -46,8 +46,21 @@ pub struct ApiConfig {
     pub webhooks_allow_http: bool,
 }
 
+/// What every handler shares. Cloned for every request by axum (state
+/// extractors, middleware), so it is one `Arc`: one reference count to
+/// bump instead of one per pool and cache.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppShared>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppShared;
+
+    fn deref(&self) -> &AppShared {
+        &self.0
+    }
+}
+
+pub struct AppShared {
     pub store: Store,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
@@ -59,13 +72,13 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, config: ApiConfig, plugins: Arc<Runtime>) -> Self {
-        AppState {
+        AppState(Arc::new(AppShared {
             store,
             plugins,
             scim: Arc::new(scim::ScimState::new(&config.scim)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
-        }
+        }))
     }
 }
 

@@ -82,10 +82,11 @@ impl DirectTx {
 
 impl Drop for DirectTx {
     fn drop(&mut self) {
-        if self.open && !self.conn.is_autocommit() {
-            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                tracing::error!(error = %e, "rolling back the direct SQLite transaction failed");
-            }
+        if self.open
+            && !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "rolling back the direct SQLite transaction failed");
         }
     }
 }
