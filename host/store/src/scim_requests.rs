@@ -43,15 +43,19 @@ struct Row {
 }
 
 impl Store {
-    /// Appends entries, then keeps only the newest `keep` per directory touched.
+    /// Appends entries (oldest first), then keeps only the newest `keep` per
+    /// directory touched. Entries the pruning would remove at once (more
+    /// than `keep` of one directory in this batch) are not written at all.
     pub async fn append_scim_requests(
         &self,
         entries: &[ScimRequestLog],
         keep: i64,
     ) -> Result<(), StoreError> {
+        let entries = newest_per_directory(entries, keep);
         if entries.is_empty() {
             return Ok(());
         }
+        let entries = entries.as_slice();
         let mut directories: Vec<&str> = entries.iter().map(|e| e.directory_id.as_str()).collect();
         directories.sort_unstable();
         directories.dedup();
@@ -134,5 +138,60 @@ impl Store {
                 response_body: r.response_body,
             })
             .collect())
+    }
+}
+
+/// The entries that survive pruning to `keep` per directory: for each
+/// directory, its newest `keep` entries of the batch, in batch order.
+fn newest_per_directory(entries: &[ScimRequestLog], keep: i64) -> Vec<&ScimRequestLog> {
+    let keep = usize::try_from(keep).unwrap_or(0);
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut kept: Vec<&ScimRequestLog> = entries
+        .iter()
+        .rev()
+        .filter(|e| {
+            let n = seen.entry(e.directory_id.as_str()).or_default();
+            *n += 1;
+            *n <= keep
+        })
+        .collect();
+    kept.reverse();
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(directory_id: &str, path: &str) -> ScimRequestLog {
+        ScimRequestLog {
+            directory_id: directory_id.into(),
+            created_at: Timestamp::from_micros(0),
+            method: "GET".into(),
+            path: path.into(),
+            status: 200,
+            duration_us: 1,
+            user_agent: None,
+            request_body: None,
+            response_body: None,
+        }
+    }
+
+    #[test]
+    fn only_the_newest_entries_per_directory_are_written() {
+        let batch = [
+            entry("a", "1"),
+            entry("b", "1"),
+            entry("a", "2"),
+            entry("a", "3"),
+            entry("b", "2"),
+        ];
+        let kept: Vec<(&str, &str)> = newest_per_directory(&batch, 2)
+            .into_iter()
+            .map(|e| (e.directory_id.as_str(), e.path.as_str()))
+            .collect();
+        assert_eq!(kept, [("b", "1"), ("a", "2"), ("a", "3"), ("b", "2")]);
+        assert!(newest_per_directory(&batch, 0).is_empty());
+        assert_eq!(newest_per_directory(&batch, 10).len(), 5);
     }
 }

@@ -30,6 +30,9 @@ use crate::scim::respond::ScimFailure;
 const MAX_LOGGED_BODY: usize = 8 * 1024;
 /// Entries waiting to be written before new ones are dropped.
 const QUEUE: usize = 10_000;
+/// Most entries per write; of each directory only the newest `keep` of
+/// them are written (older ones would be pruned at once).
+const FLUSH_MAX: usize = 2_000;
 /// Largest response body the middleware buffers (bigger lists pass unlogged).
 const MAX_BUFFERED_RESPONSE: usize = 16 * 1024 * 1024;
 
@@ -73,7 +76,7 @@ async fn flush_loop(store: Store, mut rx: mpsc::Receiver<ScimRequestLog>, keep: 
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
-        while batch.len() < 500 {
+        while batch.len() < FLUSH_MAX {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(e)) => batch.push(e),
                 _ => break,
