@@ -56,7 +56,6 @@ impl Writer<'_> {
         input: &UserInput,
         hash: &[u8; 32],
     ) -> Result<UserRow, StoreError> {
-        let keys = input.lookup_keys();
         let sql = format!(
             "INSERT INTO directory_users (id, directory_id, organization_id, idp_id, email, \
              first_name, last_name, username, state, roles, custom_attributes, raw_attributes, \
@@ -64,25 +63,12 @@ impl Writer<'_> {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14, $15, $16) \
              RETURNING {USER_COLUMNS}"
         );
-        let now = self.now.as_micros();
-        let args = vec![
+        let mut args = vec![
             Arg::Text(id.to_owned()),
             self.dir_arg(),
             Arg::Text(self.directory.organization_id.clone()),
-            Arg::Text(input.idp_id.clone()),
-            Arg::OptText(input.email.clone()),
-            Arg::OptText(input.first_name.clone()),
-            Arg::OptText(input.last_name.clone()),
-            Arg::OptText(input.username.clone()),
-            Arg::Text(input.state.as_str().to_owned()),
-            json_arg(&input.roles)?,
-            json_arg(&input.custom_attributes)?,
-            json_arg(&input.raw_attributes)?,
-            Arg::Blob(hash.to_vec()),
-            Arg::Int(now),
-            Arg::OptText(keys.username_key),
-            Arg::OptText(keys.external_id),
         ];
+        self.push_user_args(&mut args, input, hash)?;
         self.tx.fetch_one(&sql, args).await
     }
 
@@ -92,16 +78,29 @@ impl Writer<'_> {
         input: &UserInput,
         hash: &[u8; 32],
     ) -> Result<UserRow, StoreError> {
-        let keys = input.lookup_keys();
         let sql = format!(
             "UPDATE directory_users SET idp_id = $2, email = $3, first_name = $4, \
              last_name = $5, username = $6, state = $7, roles = $8, custom_attributes = $9, \
              raw_attributes = $10, content_hash = $11, version = version + 1, updated_at = $12, \
              username_key = $13, external_id = $14 WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        let now = self.now.as_micros();
-        let args = vec![
-            Arg::Text(id.to_owned()),
+        let mut args = vec![Arg::Text(id.to_owned())];
+        self.push_user_args(&mut args, input, hash)?;
+        self.tx.fetch_one(&sql, args).await
+    }
+
+    /// The columns an insert and an update both write, in this order:
+    /// idp_id, email, first_name, last_name, username, state, roles,
+    /// custom_attributes, raw_attributes, content_hash, the time,
+    /// username_key, external_id.
+    fn push_user_args(
+        &self,
+        args: &mut Vec<Arg>,
+        input: &UserInput,
+        hash: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let keys = input.lookup_keys();
+        args.extend([
             Arg::Text(input.idp_id.clone()),
             Arg::OptText(input.email.clone()),
             Arg::OptText(input.first_name.clone()),
@@ -112,11 +111,11 @@ impl Writer<'_> {
             json_arg(&input.custom_attributes)?,
             json_arg(&input.raw_attributes)?,
             Arg::Blob(hash.to_vec()),
-            Arg::Int(now),
+            Arg::Int(self.now.as_micros()),
             Arg::OptText(keys.username_key),
             Arg::OptText(keys.external_id),
-        ];
-        self.tx.fetch_one(&sql, args).await
+        ]);
+        Ok(())
     }
 
     /// Writes the user's email lookup rows, replacing older ones when
