@@ -17,12 +17,25 @@ impl Writer<'_> {
         input: GroupInput,
     ) -> Result<Outcome, StoreError> {
         let hash = input.content_hash();
-        let now = self.now.as_micros();
-        let (name_key, external_id) = input.lookup_keys();
-        match existing {
+        let existing = match existing {
             Some(old) if old.content_hash == hash => {
-                Ok(Outcome::GroupUnchanged(DirectoryGroup::from(old)))
+                return Ok(Outcome::GroupUnchanged(DirectoryGroup::from(old)));
             }
+            other => other,
+        };
+        // Written by both an insert and an update, in this order: idp_id,
+        // name, raw_attributes, content_hash, the time, name_key, external_id.
+        let (name_key, external_id) = input.lookup_keys();
+        let written = [
+            Arg::Text(input.idp_id.clone()),
+            Arg::Text(input.name.clone()),
+            json_arg(&input.raw_attributes)?,
+            Arg::Blob(hash.to_vec()),
+            Arg::Int(self.now.as_micros()),
+            Arg::Text(name_key),
+            Arg::OptText(external_id),
+        ];
+        match existing {
             Some(old) => {
                 let before = DirectoryGroup::from(old);
                 let sql = format!(
@@ -30,16 +43,8 @@ impl Writer<'_> {
                      content_hash = $5, version = version + 1, updated_at = $6, name_key = $7, \
                      external_id = $8 WHERE id = $1 RETURNING {GROUP_COLUMNS}"
                 );
-                let args = vec![
-                    Arg::Text(before.id.clone()),
-                    Arg::Text(input.idp_id.clone()),
-                    Arg::Text(input.name.clone()),
-                    json_arg(&input.raw_attributes)?,
-                    Arg::Blob(hash.to_vec()),
-                    Arg::Int(now),
-                    Arg::Text(name_key),
-                    Arg::OptText(external_id),
-                ];
+                let mut args = vec![Arg::Text(before.id.clone())];
+                args.extend(written);
                 let row: GroupRow = self.tx.fetch_one(&sql, args).await?;
                 let after = DirectoryGroup::from(row);
                 let mut data = after.event_data();
@@ -58,18 +63,12 @@ impl Writer<'_> {
                      external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9, $10) \
                      RETURNING {GROUP_COLUMNS}"
                 );
-                let args = vec![
+                let mut args = vec![
                     Arg::Text(id.unwrap_or_else(|| new_id(IdKind::DirectoryGroup))),
                     self.dir_arg(),
                     Arg::Text(self.directory.organization_id.clone()),
-                    Arg::Text(input.idp_id.clone()),
-                    Arg::Text(input.name.clone()),
-                    json_arg(&input.raw_attributes)?,
-                    Arg::Blob(hash.to_vec()),
-                    Arg::Int(now),
-                    Arg::Text(name_key),
-                    Arg::OptText(external_id),
                 ];
+                args.extend(written);
                 let row: GroupRow = self.tx.fetch_one(&sql, args).await?;
                 let group = DirectoryGroup::from(row);
                 self.emit(EventType::GroupCreated, group.event_data());
