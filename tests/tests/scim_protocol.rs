@@ -143,13 +143,56 @@ async fn discovery_is_well_formed(backend: Backend) {
     c.get(&format!("/Schemas/{GROUP_SCHEMA}")).await.expect(200);
 }
 
-async fn me_is_not_implemented(backend: Backend) {
+async fn me_and_unknown_endpoints(backend: Backend) {
     let app = TestApp::new(backend).await;
     let c = ScimClient::setup(&app, "generic-scim-v2", None).await;
     c.get("/Me").await.expect_error(501, None);
     c.post("/Me", user("me@x.com"))
         .await
         .expect_error(501, None);
+    // Unknown endpoints and methods under the SCIM base answer SCIM errors
+    // (RFC 7644 §3.12), not the management API's error JSON.
+    c.get("/0b7e4f5c-4d61-4b1e-9f0e-2f1d3c4b5a69")
+        .await
+        .expect_error(404, None);
+    c.get("/Users/x/y").await.expect_error(404, None);
+    c.send(Method::PUT, "/Users", Some(&user("put@x.com")), &[])
+        .await
+        .expect_error(405, None);
+    let r = app.get("/api/v1/no-such-endpoint").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["code"], "not_found");
+}
+
+/// A PATCH whose path is an extension's URN sets that extension's
+/// attributes from an object, which may carry the extension's own
+/// `schemas` (as SCIM libraries serialize extension objects).
+async fn patch_whole_extension(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let c = ScimClient::setup(&app, "generic-scim-v2", None).await;
+    let id = c.post("/Users", user("ext@x.com")).await.id();
+    for (op, number) in [("add", "1"), ("replace", "2")] {
+        let body = c
+            .patch(
+                &format!("/Users/{id}"),
+                ScimClient::patch_op(json!([{"op": op, "path": ENTERPRISE,
+                    "value": {"schemas": [ENTERPRISE], "employeeNumber": number,
+                              "department": "Sales"}}])),
+            )
+            .await
+            .expect(200)
+            .clone();
+        assert_eq!(body[ENTERPRISE]["employeeNumber"], number, "{body}");
+        assert_eq!(body[ENTERPRISE]["department"], "Sales");
+    }
+    // Unknown keys inside the extension object are still refused.
+    c.patch(
+        &format!("/Users/{id}"),
+        ScimClient::patch_op(json!([{"op": "add", "path": ENTERPRISE,
+            "value": {"nickname": "x"}}])),
+    )
+    .await
+    .expect_error(400, Some("invalidPath"));
 }
 
 // ---------------------------------------------------------------------------
@@ -1380,7 +1423,8 @@ async fn scim_v1_basics(backend: Backend) {
 
 both_backends!(
     discovery_is_well_formed,
-    me_is_not_implemented,
+    me_and_unknown_endpoints,
+    patch_whole_extension,
     filters,
     pagination_and_sorting,
     attribute_projection,

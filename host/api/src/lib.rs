@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rollcall_runtime::Runtime;
@@ -122,8 +122,7 @@ fn request_span(request: &Request) -> Span {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .map_or("unmatched", MatchedPath::as_str);
     tracing::info_span!(
         "request",
         method = %request.method(),
@@ -144,12 +143,29 @@ fn on_response(response: &Response, latency: Duration, _span: &Span) {
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+/// Under `/scim/` the answer is a SCIM error body of the path's protocol
+/// version (RFC 7644 §3.12), elsewhere the API's error JSON.
+fn fallback_error(
+    uri: &Uri,
+    status: StatusCode,
+    code: &'static str,
+    message: &'static str,
+) -> Response {
+    if uri.path().starts_with("/scim/") {
+        let (version, _) = scim::context::route_parts(uri.path());
+        let error = rollcall_core::scim::error::ScimError::new(status.as_u16(), None, message);
+        return scim::respond::ScimFailure::new(error, version).into_response();
+    }
+    ApiError::new(status, code, message).into_response()
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
+async fn not_found(uri: Uri) -> Response {
+    fallback_error(&uri, StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed(uri: Uri) -> Response {
+    fallback_error(
+        &uri,
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "method not allowed on this endpoint",

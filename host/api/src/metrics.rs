@@ -28,10 +28,32 @@ struct Histogram {
     count: u64,
 }
 
+/// Counts of one route and method.
+#[derive(Default)]
+struct MethodStats {
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
+}
+
+/// Route template → method → stats. Nested so that recording a request
+/// looks keys up by `&str` and allocates only for a pair never seen before.
 #[derive(Default)]
 struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<(String, String), Histogram>,
+    routes: BTreeMap<String, BTreeMap<String, MethodStats>>,
+}
+
+impl MethodStats {
+    fn record(&mut self, status: u16, seconds: f64) {
+        *self.statuses.entry(status).or_default() += 1;
+        let h = &mut self.latency;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += seconds;
+        h.count += 1;
+    }
 }
 
 pub struct Metrics {
@@ -58,21 +80,17 @@ fn escape(label: &str) -> String {
 impl Metrics {
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *inner
-            .requests
-            .entry((route.to_owned(), method.to_owned(), status))
-            .or_default() += 1;
-        let h = inner
-            .latency
-            .entry((route.to_owned(), method.to_owned()))
-            .or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.counts[i] += 1;
-            }
+        if let Some(stats) = inner.routes.get_mut(route).and_then(|m| m.get_mut(method)) {
+            stats.record(status, seconds);
+            return;
         }
-        h.sum += seconds;
-        h.count += 1;
+        let mut stats = MethodStats::default();
+        stats.record(status, seconds);
+        inner
+            .routes
+            .entry(route.to_owned())
+            .or_default()
+            .insert(method.to_owned(), stats);
     }
 
     pub fn render(&self, state: &AppState) -> String {
@@ -82,39 +100,46 @@ impl Metrics {
             "# HELP rollcall_http_requests_total HTTP requests by route, method and status.\n",
         );
         out.push_str("# TYPE rollcall_http_requests_total counter\n");
-        for ((route, method, status), n) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "rollcall_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
-                escape(route),
-                escape(method)
-            );
+        for (route, methods) in &inner.routes {
+            for (method, stats) in methods {
+                for (status, n) in &stats.statuses {
+                    let _ = writeln!(
+                        out,
+                        "rollcall_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
+                        escape(route),
+                        escape(method)
+                    );
+                }
+            }
         }
         out.push_str("# HELP rollcall_http_request_duration_seconds HTTP request latency.\n");
         out.push_str("# TYPE rollcall_http_request_duration_seconds histogram\n");
-        for ((route, method), h) in &inner.latency {
-            let labels = format!("route=\"{}\",method=\"{}\"", escape(route), escape(method));
-            for (bound, count) in BUCKETS.iter().zip(h.counts) {
+        for (route, methods) in &inner.routes {
+            for (method, stats) in methods {
+                let h = &stats.latency;
+                let labels = format!("route=\"{}\",method=\"{}\"", escape(route), escape(method));
+                for (bound, count) in BUCKETS.iter().zip(h.counts) {
+                    let _ = writeln!(
+                        out,
+                        "rollcall_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                    );
+                }
                 let _ = writeln!(
                     out,
-                    "rollcall_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                    "rollcall_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "rollcall_http_request_duration_seconds_sum{{{labels}}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "rollcall_http_request_duration_seconds_count{{{labels}}} {}",
+                    h.count
                 );
             }
-            let _ = writeln!(
-                out,
-                "rollcall_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "rollcall_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "rollcall_http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
         }
         drop(inner);
         let pool = state.store.pool_stats();
@@ -152,16 +177,13 @@ impl Metrics {
 /// Middleware: time every request and count it under its route template.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    // MatchedPath and Method clone without allocating.
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let response = next.run(request).await;
     state.metrics.observe(
-        &route,
-        &method,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        method.as_str(),
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
@@ -187,13 +209,17 @@ mod tests {
         let m = Metrics::default();
         m.observe("/x", "GET", 200, 0.003);
         m.observe("/x", "GET", 500, 2.0);
+        m.observe("/y", "GET", 200, 0.003);
         let inner = m.inner.lock().unwrap();
-        let h = &inner.latency[&("/x".to_owned(), "GET".to_owned())];
+        let stats = &inner.routes["/x"]["GET"];
+        let h = &stats.latency;
         assert_eq!(h.count, 2);
         assert_eq!(h.counts[0], 0); // 1 ms
         assert_eq!(h.counts[2], 1); // 5 ms
         assert_eq!(h.counts[BUCKETS.len() - 1], 2); // 10 s
-        assert_eq!(inner.requests[&("/x".to_owned(), "GET".to_owned(), 500)], 1);
+        assert_eq!(stats.statuses[&500], 1);
+        assert_eq!(stats.statuses[&200], 1);
+        assert_eq!(inner.routes["/y"]["GET"].latency.count, 1);
     }
 
     #[test]

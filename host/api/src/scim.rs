@@ -42,8 +42,8 @@ pub struct ScimSettings {
 impl Default for ScimSettings {
     fn default() -> Self {
         ScimSettings {
-            rate_limit_per_second: 200,
-            rate_limit_burst: 400,
+            rate_limit_per_second: 1_000,
+            rate_limit_burst: 2_000,
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 1024 * 1024,
             request_log_keep: 200,

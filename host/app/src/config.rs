@@ -78,13 +78,13 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "scim_rate_limit",
         env: "ROLLCALL_SCIM_RATE_LIMIT",
-        default: Some("200"),
+        default: Some("1000"),
         help: "SCIM requests per second per directory before 429 (0 = unlimited)",
     },
     Setting {
         key: "scim_rate_burst",
         env: "ROLLCALL_SCIM_RATE_BURST",
-        default: Some("400"),
+        default: Some("2000"),
         help: "SCIM requests a directory may send at once before the rate limit applies",
     },
     Setting {

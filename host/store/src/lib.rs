@@ -62,7 +62,7 @@ pub use plugin_state::{StateQuota, StateWrite};
 pub use plugins::{NewPlugin, Plugin};
 pub use scim_query::{Pushdown, ScimPage, ScimQuery, SortKey};
 pub use scim_refs::RefPair;
-pub use scim_requests::ScimRequestLog;
+pub use scim_requests::{ScimRequestLog, newest_per_directory};
 pub use scim_schemas::{MAX_CUSTOM_SCHEMAS, StoredScimSchema};
 pub use scim_tokens::{MAX_GRACE_SECONDS, ScimToken, TokenStatus};
 pub use sync_runs::{

@@ -51,7 +51,7 @@ impl Store {
         entries: &[ScimRequestLog],
         keep: i64,
     ) -> Result<(), StoreError> {
-        let entries = newest_per_directory(entries, keep);
+        let entries = newest_per_directory(entries, keep, |e| e.directory_id.as_str());
         if entries.is_empty() {
             return Ok(());
         }
@@ -142,15 +142,21 @@ impl Store {
 }
 
 /// The entries that survive pruning to `keep` per directory: for each
-/// directory, its newest `keep` entries of the batch, in batch order.
-fn newest_per_directory(entries: &[ScimRequestLog], keep: i64) -> Vec<&ScimRequestLog> {
+/// directory (as `directory` names it), its newest `keep` entries of the
+/// batch, in batch order. Callers holding unrendered entries use it to
+/// render only these.
+pub fn newest_per_directory<T>(
+    entries: &[T],
+    keep: i64,
+    directory: impl for<'a> Fn(&'a T) -> &'a str,
+) -> Vec<&T> {
     let keep = usize::try_from(keep).unwrap_or(0);
     let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut kept: Vec<&ScimRequestLog> = entries
+    let mut kept: Vec<&T> = entries
         .iter()
         .rev()
         .filter(|e| {
-            let n = seen.entry(e.directory_id.as_str()).or_default();
+            let n = seen.entry(directory(e)).or_default();
             *n += 1;
             *n <= keep
         })
@@ -177,6 +183,10 @@ mod tests {
         }
     }
 
+    fn dir(e: &ScimRequestLog) -> &str {
+        e.directory_id.as_str()
+    }
+
     #[test]
     fn only_the_newest_entries_per_directory_are_written() {
         let batch = [
@@ -186,12 +196,12 @@ mod tests {
             entry("a", "3"),
             entry("b", "2"),
         ];
-        let kept: Vec<(&str, &str)> = newest_per_directory(&batch, 2)
+        let kept: Vec<(&str, &str)> = newest_per_directory(&batch, 2, dir)
             .into_iter()
             .map(|e| (e.directory_id.as_str(), e.path.as_str()))
             .collect();
         assert_eq!(kept, [("b", "1"), ("a", "2"), ("a", "3"), ("b", "2")]);
-        assert!(newest_per_directory(&batch, 0).is_empty());
-        assert_eq!(newest_per_directory(&batch, 10).len(), 5);
+        assert!(newest_per_directory(&batch, 0, dir).is_empty());
+        assert_eq!(newest_per_directory(&batch, 10, dir).len(), 5);
     }
 }

@@ -1,7 +1,8 @@
 //! The per-directory SCIM request log: every SCIM exchange, with passwords
 //! and other secrets redacted and bodies truncated, written in batches by a
 //! background task (never on the request's path) and pruned to the newest
-//! entries per directory. Support reads it at
+//! entries per directory. Bodies are redacted by that task too, and only
+//! for the entries it writes. Support reads it at
 //! `GET /api/v1/directories/{id}/scim_requests`.
 //!
 //! The log is a diagnostic aid, not an audit trail: entries still queued
@@ -11,14 +12,14 @@
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rollcall_core::Timestamp;
 use rollcall_core::scim::error::ScimError;
-use rollcall_store::{ScimRequestLog, Store};
+use rollcall_store::{ScimRequestLog, Store, newest_per_directory};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -36,9 +37,45 @@ const FLUSH_MAX: usize = 2_000;
 /// Largest response body the middleware buffers (bigger lists pass unlogged).
 const MAX_BUFFERED_RESPONSE: usize = 16 * 1024 * 1024;
 
+/// An exchange waiting in the queue, its bodies not yet rendered.
+struct Pending {
+    /// Everything but the bodies.
+    entry: ScimRequestLog,
+    request: Captured,
+    response: Captured,
+}
+
+/// A body as the middleware captured it. Bodies up to [`MAX_LOGGED_BODY`]
+/// are kept as the bytes sent (a reference to the same buffer, no copy) and
+/// redacted only if their entry is written: under load most queued entries
+/// never are, as only the newest `keep` per directory of a batch survive.
+/// Bigger bodies are rendered at once, so a queued entry never holds more
+/// than twice that many bytes.
+enum Captured {
+    Raw(Bytes),
+    Rendered(Option<String>),
+}
+
+impl Captured {
+    fn new(bytes: Bytes) -> Self {
+        if bytes.len() > MAX_LOGGED_BODY {
+            Captured::Rendered(logged_body(&bytes))
+        } else {
+            Captured::Raw(bytes)
+        }
+    }
+
+    fn render(&self) -> Option<String> {
+        match self {
+            Captured::Raw(bytes) => logged_body(bytes),
+            Captured::Rendered(text) => text.clone(),
+        }
+    }
+}
+
 pub struct RequestLog {
-    sender: mpsc::Sender<ScimRequestLog>,
-    receiver: Mutex<Option<mpsc::Receiver<ScimRequestLog>>>,
+    sender: mpsc::Sender<Pending>,
+    receiver: Mutex<Option<mpsc::Receiver<Pending>>>,
     started: OnceLock<()>,
     keep: i64,
 }
@@ -54,7 +91,7 @@ impl RequestLog {
         }
     }
 
-    fn submit(&self, store: &Store, entry: ScimRequestLog) {
+    fn submit(&self, store: &Store, entry: Pending) {
         if self.keep <= 0 {
             return;
         }
@@ -72,7 +109,7 @@ impl RequestLog {
     }
 }
 
-async fn flush_loop(store: Store, mut rx: mpsc::Receiver<ScimRequestLog>, keep: i64) {
+async fn flush_loop(store: Store, mut rx: mpsc::Receiver<Pending>, keep: i64) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
@@ -82,6 +119,15 @@ async fn flush_loop(store: Store, mut rx: mpsc::Receiver<ScimRequestLog>, keep: 
                 _ => break,
             }
         }
+        let batch: Vec<ScimRequestLog> =
+            newest_per_directory(&batch, keep, |p| p.entry.directory_id.as_str())
+                .into_iter()
+                .map(|p| ScimRequestLog {
+                    request_body: p.request.render(),
+                    response_body: p.response.render(),
+                    ..p.entry.clone()
+                })
+                .collect();
         if let Err(e) = store.append_scim_requests(&batch, keep).await {
             tracing::warn!(error = %e, entries = batch.len(), "could not write the SCIM request log");
         }
@@ -125,11 +171,13 @@ fn may_hold_secret(bytes: &[u8]) -> bool {
             .any(|w| w.eq_ignore_ascii_case(b"secret") || w.eq_ignore_ascii_case(b"passwo"))
 }
 
-fn logged_body(bytes: &[u8], redacting: bool) -> Option<String> {
+/// A body as the log keeps it: secrets redacted, at most
+/// [`MAX_LOGGED_BODY`] bytes.
+fn logged_body(bytes: &[u8]) -> Option<String> {
     if bytes.is_empty() {
         return None;
     }
-    let parsed = if redacting && may_hold_secret(bytes) {
+    let parsed = if may_hold_secret(bytes) {
         serde_json::from_slice::<Value>(bytes).ok()
     } else {
         None
@@ -187,7 +235,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
             .into_response();
         }
     };
-    let request_body = logged_body(&bytes, true);
+    let request_body = Captured::new(bytes.clone());
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
@@ -197,24 +245,31 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let status = response.status().as_u16();
     let (parts, body) = response.into_parts();
     let (response, response_body) = match to_bytes(body, MAX_BUFFERED_RESPONSE).await {
-        Ok(b) => {
-            let logged = logged_body(&b, true);
-            (Response::from_parts(parts, Body::from(b)), logged)
-        }
-        Err(_) => (Response::from_parts(parts, Body::empty()), None),
+        Ok(b) => (
+            Response::from_parts(parts, Body::from(b.clone())),
+            Captured::new(b),
+        ),
+        Err(_) => (
+            Response::from_parts(parts, Body::empty()),
+            Captured::Rendered(None),
+        ),
     };
     state.scim.request_log.submit(
         &state.store,
-        ScimRequestLog {
-            directory_id,
-            created_at: Timestamp::now(),
-            method,
-            path,
-            status: i64::from(status),
-            duration_us: started.elapsed().as_micros() as i64,
-            user_agent,
-            request_body,
-            response_body,
+        Pending {
+            entry: ScimRequestLog {
+                directory_id,
+                created_at: Timestamp::now(),
+                method,
+                path,
+                status: i64::from(status),
+                duration_us: started.elapsed().as_micros() as i64,
+                user_agent,
+                request_body: None,
+                response_body: None,
+            },
+            request: request_body,
+            response: response_body,
         },
     );
     response
@@ -230,23 +285,45 @@ mod tests {
         let body = json!({"userName": "a", "password": "hunter2", "x": [{"clientSecret": "s"}],
             "Operations": [{"op": "replace", "Path": "Password", "value": "by-path"}]})
         .to_string();
-        let logged = logged_body(body.as_bytes(), true).unwrap();
+        let logged = logged_body(body.as_bytes()).unwrap();
         assert!(
             !logged.contains("hunter2") && !logged.contains("\"s\"") && !logged.contains("by-path"),
             "{logged}"
         );
         assert!(logged.contains("[redacted]"));
         let escaped = r#"{"userName":"a","p\u0061ssword":"hunter3"}"#;
-        let logged = logged_body(escaped.as_bytes(), true).unwrap();
+        let logged = logged_body(escaped.as_bytes()).unwrap();
         assert!(!logged.contains("hunter3"), "{logged}");
         // Bodies that cannot hold a secret are kept exactly as sent.
         let plain = "{ \"userName\": \"a@x.com\" }";
-        assert_eq!(logged_body(plain.as_bytes(), true).unwrap(), plain);
+        assert_eq!(logged_body(plain.as_bytes()).unwrap(), plain);
         let big = "x".repeat(MAX_LOGGED_BODY * 2);
         assert!(
-            logged_body(big.as_bytes(), true)
+            logged_body(big.as_bytes())
                 .unwrap()
                 .ends_with("[truncated]")
         );
+    }
+
+    #[test]
+    fn queued_bodies_are_redacted_when_rendered() {
+        let small = Captured::new(Bytes::from_static(br#"{"password":"hunter2"}"#));
+        assert!(matches!(small, Captured::Raw(_)));
+        let text = small.render().unwrap();
+        assert!(
+            text.contains("[redacted]") && !text.contains("hunter2"),
+            "{text}"
+        );
+        // Big bodies are rendered when captured, so the queue holds at most
+        // MAX_LOGGED_BODY bytes of them.
+        let big = format!(
+            r#"{{"password":"hunter2","x":"{}"}}"#,
+            "y".repeat(MAX_LOGGED_BODY)
+        );
+        let big = Captured::new(Bytes::from(big));
+        assert!(matches!(big, Captured::Rendered(Some(_))));
+        let text = big.render().unwrap();
+        assert!(!text.contains("hunter2") && text.ends_with("[truncated]"));
+        assert!(Captured::new(Bytes::new()).render().is_none());
     }
 }

@@ -186,11 +186,14 @@ fn expand_key<'s>(
     ignore_unknown: bool,
     out: &mut Vec<Item<'s>>,
 ) -> Result<(), ScimError> {
-    if scope.is_none()
-        && ["schemas", "id", "meta"]
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(key))
-    {
+    // Common attributes are no targets; an extension's object may carry
+    // its own `schemas` (as SCIM libraries serialize extensions).
+    let skipped: &[&str] = if scope.is_none() {
+        &["schemas", "id", "meta"]
+    } else {
+        &["schemas"]
+    };
+    if skipped.iter().any(|k| k.eq_ignore_ascii_case(key)) {
         return Ok(());
     }
     let unknown = || {
