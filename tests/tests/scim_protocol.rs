@@ -1223,6 +1223,97 @@ async fn group_version_follows_membership(backend: Backend) {
     assert_eq!(ids_of(r.expect(200)), vec![g.clone()]);
 }
 
+/// `members[].display` comes back as the client sent it; a member without
+/// one shows its userName. Labels change the group's version but never
+/// emit membership events.
+async fn member_labels_round_trip(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let c = ScimClient::setup(&app, "generic-scim-v2", None).await;
+    let a = c.post("/Users", user("a@x.com")).await.id();
+    let b = c.post("/Users", user("b@x.com")).await.id();
+    let displays = |group: &Value| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = group["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                (
+                    m["value"].as_str().unwrap().to_owned(),
+                    m["display"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let pair = |id: &str, d: &str| (id.to_owned(), d.to_owned());
+    let mut want = vec![pair(&a, "Ada L."), pair(&b, "b@x.com")];
+    want.sort();
+    let g = c
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP_SCHEMA], "displayName": "L",
+                   "members": [{"value": a, "display": "Ada L."}, {"value": b}]}),
+        )
+        .await;
+    assert_eq!(displays(g.expect(201)), want);
+    let g = g.id();
+    let path = format!("/Groups/{g}");
+    assert_eq!(displays(c.get(&path).await.expect(200)), want);
+
+    // PATCH add relabels an existing member and emits no event.
+    c.mark_events().await;
+    let before = c.get(&path).await.expect(200)["meta"]["version"].clone();
+    let body = c
+        .patch(
+            &path,
+            ops(json!([{"op": "add", "path": "members", "value": [{"value": b, "display": "Bea"}]}])),
+        )
+        .await
+        .expect(200)
+        .clone();
+    let mut want = vec![pair(&a, "Ada L."), pair(&b, "Bea")];
+    want.sort();
+    assert_eq!(displays(&body), want);
+    assert_ne!(
+        body["meta"]["version"], before,
+        "a new label is a new version"
+    );
+    assert!(c.new_event_types().await.is_empty());
+
+    // A PUT of the same list changes nothing; one without labels forgets them.
+    let put =
+        |members: Value| json!({"schemas": [GROUP_SCHEMA], "displayName": "L", "members": members});
+    let same = c
+        .put(
+            &path,
+            put(json!([{"value": a, "display": "Ada L."}, {"value": b, "display": "Bea"}])),
+        )
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(same["meta"]["version"], body["meta"]["version"]);
+    let bare = c
+        .put(&path, put(json!([{"value": a}, {"value": b}])))
+        .await
+        .expect(200)
+        .clone();
+    let mut want = vec![pair(&a, "a@x.com"), pair(&b, "b@x.com")];
+    want.sort();
+    assert_eq!(displays(&bare), want);
+    assert!(c.new_event_types().await.is_empty());
+
+    // A label is a string (numbers are taken as their text, as elsewhere).
+    c.patch(
+        &path,
+        ops(
+            json!([{"op": "add", "path": "members", "value": [{"value": a, "display": {"x": 1}}]}]),
+        ),
+    )
+    .await
+    .expect_error(400, Some("invalidValue"));
+}
+
 // ---------------------------------------------------------------------------
 // Custom extension schemas
 // ---------------------------------------------------------------------------
@@ -1438,6 +1529,7 @@ both_backends!(
     request_log_is_redacted,
     request_log_redacts_patch_password_value,
     group_version_follows_membership,
+    member_labels_round_trip,
     custom_extension_round_trips,
     scim_v1_basics,
 );

@@ -82,6 +82,14 @@ pub enum Change {
         group: Ref,
         users: Vec<Ref>,
     },
+    /// Record how the client labelled members of the group (SCIM
+    /// `members[].display`): `(user id, label)`; `None` forgets a label, so
+    /// the member's own name is shown. Users who are not members are
+    /// skipped. No event: the membership itself does not change.
+    LabelMembers {
+        group: Ref,
+        labels: Vec<(String, Option<String>)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +111,8 @@ pub enum Outcome {
         added: usize,
         removed: usize,
     },
+    /// `LabelMembers`: how many labels changed.
+    MembersLabelled(usize),
 }
 
 impl Store {
@@ -249,6 +259,7 @@ impl Writer<'_> {
             Change::AddMember { group, user } => self.membership(&group, &user, true).await,
             Change::RemoveMember { group, user } => self.membership(&group, &user, false).await,
             Change::SetMembers { group, users } => self.set_members(&group, &users).await,
+            Change::LabelMembers { group, labels } => self.label_members(&group, &labels).await,
         }
     }
 

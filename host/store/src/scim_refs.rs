@@ -31,13 +31,15 @@ impl Store {
     }
 
     /// For each group id: its members, as `(user id, display)` where display
-    /// is the username, or the email when there is no username.
+    /// is the label the SCIM client gave the member, else the username, else
+    /// the email.
     pub async fn scim_group_members(
         &self,
         group_ids: &[String],
     ) -> Result<HashMap<String, Vec<RefPair>>, StoreError> {
         self.pairs(
-            "SELECT m.group_id, u.id, COALESCE(u.username, u.email, u.idp_id) FROM directory_memberships m \
+            "SELECT m.group_id, u.id, COALESCE(m.display, u.username, u.email, u.idp_id) \
+             FROM directory_memberships m \
              JOIN directory_users u ON u.id = m.user_id WHERE m.group_id IN (",
             ") ORDER BY u.id",
             group_ids,

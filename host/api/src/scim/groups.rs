@@ -184,6 +184,21 @@ async fn check_user_ids(
     }
 }
 
+/// The labels (`display`) the client gave members, to store with the
+/// memberships. With `whole_list` (the request sets the member list) every
+/// member's, so an omitted label is forgotten; else only the given ones.
+fn labels(group_id: &str, members: &[MemberRef], whole_list: bool) -> Option<Change> {
+    let labels: Vec<(String, Option<String>)> = members
+        .iter()
+        .filter(|m| whole_list || m.display.is_some())
+        .map(|m| (m.value.clone(), m.display.clone()))
+        .collect();
+    (!labels.is_empty()).then(|| Change::LabelMembers {
+        group: Ref::Id(group_id.to_owned()),
+        labels,
+    })
+}
+
 fn user_refs(ids: Vec<String>) -> Vec<Ref> {
     ids.into_iter().map(Ref::Id).collect()
 }
@@ -217,6 +232,7 @@ pub async fn create(
             group: Ref::Id(id.clone()),
             users: user_refs(ids),
         });
+        changes.extend(labels(&id, members, false));
     }
     let outcomes = state
         .store
@@ -296,16 +312,16 @@ pub async fn replace(
     let existing = Value::Object(group.raw_attributes.clone());
     let ingested = ingest(KIND, &body, schema, Some(&existing))?;
     // PUT replaces the whole resource: no `members` means no members.
-    let member_ids = check_members(state, ctx, ingested.members.as_deref().unwrap_or(&[])).await?;
+    let members = ingested.members.as_deref().unwrap_or(&[]);
+    let member_ids = check_members(state, ctx, members).await?;
     let gid = group.id.clone();
     let updated = write(state, ctx, group, expected, |_| {
-        Ok((
-            Some(ingested.resource.clone()),
-            vec![Change::SetMembers {
-                group: Ref::Id(gid.clone()),
-                users: user_refs(member_ids.clone()),
-            }],
-        ))
+        let mut changes = vec![Change::SetMembers {
+            group: Ref::Id(gid.clone()),
+            users: user_refs(member_ids.clone()),
+        }];
+        changes.extend(labels(&gid, members, true));
+        Ok((Some(ingested.resource.clone()), changes))
     })
     .await?;
     reply(state, ctx, &updated, projection, StatusCode::OK).await
@@ -322,12 +338,14 @@ async fn member_changes(
     let mut changes = Vec::new();
     for op in ops {
         match op {
-            MemberChange::Add(ids) => {
+            MemberChange::Add(refs) => {
+                let ids: Vec<String> = refs.iter().map(|m| m.value.clone()).collect();
                 check_user_ids(state, ctx, &ids).await?;
                 changes.extend(ids.into_iter().map(|u| Change::AddMember {
                     group: gref(),
                     user: Ref::Id(u),
                 }));
+                changes.extend(labels(group_id, &refs, false));
             }
             MemberChange::Remove(ids) => {
                 // Removing someone who is not (or no longer) a user is a no-op.
@@ -347,12 +365,14 @@ async fn member_changes(
                 group: gref(),
                 users: vec![],
             }),
-            MemberChange::Replace(ids) => {
+            MemberChange::Replace(refs) => {
+                let ids: Vec<String> = refs.iter().map(|m| m.value.clone()).collect();
                 check_user_ids(state, ctx, &ids).await?;
                 changes.push(Change::SetMembers {
                     group: gref(),
                     users: user_refs(ids),
                 });
+                changes.extend(labels(group_id, &refs, true));
             }
             MemberChange::RemoveWhere(filter) => {
                 let members = state

@@ -16,19 +16,20 @@ use super::patch_parse::member;
 use super::patch_target::{Resolved, Target, resolve};
 use super::patch_values::{Object, elements};
 use super::path::{PatchPath, parse_patch_path};
+use super::resource::{MemberRef, member_ref};
 use super::schema::{self, AttributeDef, ResourceSchema};
 
 /// A change to a Group's member list, in request order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MemberChange {
-    /// Add these member ids (already-present ones are no change).
-    Add(Vec<String>),
+    /// Add these members (already-present ones are no change).
+    Add(Vec<MemberRef>),
     /// Remove these member ids (absent ones are no change).
     Remove(Vec<String>),
     /// Remove every member.
     RemoveAll,
-    /// Make the member list exactly these ids.
-    Replace(Vec<String>),
+    /// Make the member list exactly these members.
+    Replace(Vec<MemberRef>),
     /// Remove the members matching this filter (relative to a member:
     /// `value`, `type`, `display`), e.g. `type eq "Group"`.
     RemoveWhere(Filter),
@@ -105,13 +106,18 @@ fn path_change(
             "a members value filter can only select members to remove",
         )),
         (None, PatchOp::Remove) => Ok(Some(match value {
-            Some(v) => MemberChange::Remove(member_ids(members, v)?),
+            Some(v) => MemberChange::Remove(
+                member_refs(members, v)?
+                    .into_iter()
+                    .map(|m| m.value)
+                    .collect(),
+            ),
             None => MemberChange::RemoveAll,
         })),
         (None, PatchOp::Add) if value.is_none() => Ok(None),
         (None, _) => {
-            let ids = value.map(|v| member_ids(members, v)).transpose()?;
-            Ok(Some(whole_list(op.op, ids.unwrap_or_default())))
+            let refs = value.map(|v| member_refs(members, v)).transpose()?;
+            Ok(Some(whole_list(op.op, refs.unwrap_or_default())))
         }
     }
 }
@@ -119,31 +125,32 @@ fn path_change(
 /// Records a change; adding or removing no ids is no change.
 fn push(changes: &mut Vec<MemberChange>, change: Option<MemberChange>) {
     match change {
-        Some(MemberChange::Add(ids) | MemberChange::Remove(ids)) if ids.is_empty() => {}
+        Some(MemberChange::Add(refs)) if refs.is_empty() => {}
+        Some(MemberChange::Remove(ids)) if ids.is_empty() => {}
         Some(change) => changes.push(change),
         None => {}
     }
 }
 
-fn whole_list(op: PatchOp, ids: Vec<String>) -> MemberChange {
+fn whole_list(op: PatchOp, refs: Vec<MemberRef>) -> MemberChange {
     match op {
-        PatchOp::Replace => MemberChange::Replace(ids),
-        _ => MemberChange::Add(ids),
+        PatchOp::Replace => MemberChange::Replace(refs),
+        _ => MemberChange::Add(refs),
     }
 }
 
 /// Takes the `members` key out of a path-less value. Returns the rest of the
-/// value (`None` when nothing else is left) and the member ids found.
+/// value (`None` when nothing else is left) and the members found.
 fn split_value(
     schema: &ResourceSchema,
     members: &AttributeDef,
     value: Option<&Value>,
-) -> Result<(Option<Value>, Option<Vec<String>>), ScimError> {
+) -> Result<(Option<Value>, Option<Vec<MemberRef>>), ScimError> {
     let Some(Value::Object(obj)) = value else {
         return Ok((value.cloned(), None));
     };
     let mut rest = Object::new();
-    let mut found: Option<Vec<String>> = None;
+    let mut found: Option<Vec<MemberRef>> = None;
     for (key, item) in obj {
         let is_members = parse_patch_path(key).ok().is_some_and(|p| {
             p.filter.is_none()
@@ -154,39 +161,37 @@ fn split_value(
             rest.insert(key.clone(), item.clone());
             continue;
         }
-        let ids = if item.is_null() {
+        let refs = if item.is_null() {
             Vec::new()
         } else {
-            member_ids(members, item)?
+            member_refs(members, item)?
         };
-        found.get_or_insert_with(Vec::new).extend(ids);
+        found.get_or_insert_with(Vec::new).extend(refs);
     }
     let rest = (!rest.is_empty() || found.is_none()).then_some(Value::Object(rest));
-    Ok((rest, found.map(dedup)))
+    Ok((rest, found.map(|refs| dedup_by(refs, |m| m.value.clone()))))
 }
 
-/// The member ids of a member list (or single member): each element's
-/// `value`, as a string.
-fn member_ids(members: &AttributeDef, value: &Value) -> Result<Vec<String>, ScimError> {
-    let mut ids = Vec::new();
-    for element in elements(Some(value.clone())) {
+/// The members of a member list (or single member): each element's
+/// `value` (as a string), `type` and `display`.
+fn member_refs(members: &AttributeDef, value: &Value) -> Result<Vec<MemberRef>, ScimError> {
+    let mut refs = Vec::new();
+    for (index, element) in elements(Some(value.clone())).into_iter().enumerate() {
         let checked =
             schema::validate_value(members, &element).map_err(ScimError::invalid_value)?;
-        let id = checked
+        let has_id = checked
             .as_object()
             .and_then(|o| member(o, "value"))
             .and_then(Value::as_str)
-            .filter(|s| !s.trim().is_empty());
-        match id {
-            Some(id) => ids.push(id.to_owned()),
-            None => {
-                return Err(ScimError::invalid_value(
-                    "members: each member needs a \"value\" with the member's id",
-                ));
-            }
+            .is_some_and(|s| !s.trim().is_empty());
+        if !has_id {
+            return Err(ScimError::invalid_value(
+                "members: each member needs a \"value\" with the member's id",
+            ));
         }
+        refs.push(member_ref(index, &checked)?);
     }
-    Ok(dedup(ids))
+    Ok(dedup_by(refs, |m| m.value.clone()))
 }
 
 /// The ids of `value eq "…"` or an `or`-chain of those; `None` for any other filter.
@@ -210,13 +215,13 @@ fn listed_ids(filter: &Filter) -> Option<Vec<String>> {
 
 /// Drops repeated ids, keeping the first occurrence.
 fn dedup(ids: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(ids.len());
-    for id in ids {
-        if !out.contains(&id) {
-            out.push(id);
-        }
-    }
-    out
+    dedup_by(ids, String::clone)
+}
+
+/// Drops items whose key was seen before, keeping the first occurrence.
+fn dedup_by<T>(items: Vec<T>, key: impl Fn(&T) -> String) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    items.into_iter().filter(|i| seen.insert(key(i))).collect()
 }
 
 #[cfg(test)]
@@ -237,21 +242,38 @@ mod tests {
         list.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    fn refs(list: &[&str]) -> Vec<MemberRef> {
+        list.iter()
+            .map(|s| MemberRef {
+                value: (*s).to_owned(),
+                r#type: None,
+                display: None,
+            })
+            .collect()
+    }
+
     #[test]
     fn turns_member_operations_into_changes() {
         use MemberChange::*;
         let rows: Vec<(Value, Vec<MemberChange>)> = vec![
             (
-                json!({"op": "add", "path": "members", "value": [{"value": "a"}, {"value": "b", "display": "B"}]}),
-                vec![Add(ids(&["a", "b"]))],
+                json!({"op": "add", "path": "members", "value": [{"value": "a"}, {"value": "b", "display": "B", "type": "user"}]}),
+                vec![Add(vec![
+                    refs(&["a"]).remove(0),
+                    MemberRef {
+                        value: "b".to_owned(),
+                        r#type: Some("User".to_owned()),
+                        display: Some("B".to_owned()),
+                    },
+                ])],
             ),
             (
                 json!({"op": "Add", "path": "Members", "value": {"value": "a"}}),
-                vec![Add(ids(&["a"]))],
+                vec![Add(refs(&["a"]))],
             ),
             (
                 json!({"op": "replace", "path": "members", "value": [{"value": "a"}, {"value": "a"}]}),
-                vec![Replace(ids(&["a"]))],
+                vec![Replace(refs(&["a"]))],
             ),
             (
                 json!({"op": "replace", "path": "members", "value": []}),
@@ -272,15 +294,15 @@ mod tests {
             (json!({"op": "remove", "path": "members"}), vec![RemoveAll]),
             (
                 json!({"op": "add", "value": {"members": [{"value": "a"}]}}),
-                vec![Add(ids(&["a"]))],
+                vec![Add(refs(&["a"]))],
             ),
             (
                 json!({"op": "replace", "value": {"MEMBERS": [{"value": "a"}]}}),
-                vec![Replace(ids(&["a"]))],
+                vec![Replace(refs(&["a"]))],
             ),
             (
                 json!({"op": "add", "path": "members", "value": [42]}),
-                vec![Add(ids(&["42"]))],
+                vec![Add(refs(&["42"]))],
             ),
             (
                 json!({"op": "remove", "path": "members", "value": []}),
@@ -322,7 +344,11 @@ mod tests {
         use MemberChange::*;
         assert_eq!(
             changes,
-            [Replace(ids(&["a"])), Remove(ids(&["b"])), Add(ids(&["c"]))]
+            [
+                Replace(refs(&["a"])),
+                Remove(ids(&["b"])),
+                Add(refs(&["c"]))
+            ]
         );
     }
 

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::dialect::Dialect;
 use super::error::{ScimError, ScimType};
 use super::patch::{MemberChange, PATCH_OP_SCHEMA, apply_patch, parse_patch, split_member_ops};
+use super::resource::MemberRef;
 use super::schema::{ENTERPRISE_USER_SCHEMA as ENT, GROUP_SCHEMA, ResourceSchema, USER_SCHEMA};
 
 const ENTRA: Dialect = Dialect::EntraId {
@@ -362,6 +363,14 @@ fn okta_shapes() {
     run_rows(rows);
 }
 
+fn member(value: &str, display: Option<&str>) -> MemberRef {
+    MemberRef {
+        value: value.to_owned(),
+        r#type: None,
+        display: display.map(str::to_owned),
+    }
+}
+
 #[test]
 fn member_changes_from_provider_requests() {
     let schema = ResourceSchema::group(Vec::new());
@@ -374,7 +383,10 @@ fn member_changes_from_provider_requests() {
         (
             ENTRA,
             json!([{"op": "Add", "path": "members", "value": [{"value": "id1"}, {"value": "id2"}]}]),
-            vec![MemberChange::Add(vec!["id1".to_owned(), "id2".to_owned()])],
+            vec![MemberChange::Add(vec![
+                member("id1", None),
+                member("id2", None),
+            ])],
         ),
         (
             Dialect::Okta,
@@ -383,7 +395,7 @@ fn member_changes_from_provider_requests() {
                 {"op": "remove", "path": "members[value eq \"b\"]"},
             ]),
             vec![
-                MemberChange::Add(vec!["a".to_owned()]),
+                MemberChange::Add(vec![member("a", Some("A"))]),
                 MemberChange::Remove(vec!["b".to_owned()]),
             ],
         ),

@@ -62,11 +62,13 @@ impl ResourceKind {
 }
 
 /// One group member as a client named it: the member resource's id and,
-/// when given, its type (`User` / `Group`, canonical capitalization).
+/// when given, its type (`User` / `Group`, canonical capitalization) and
+/// the client's label for it (`display`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberRef {
     pub value: String,
     pub r#type: Option<String>,
+    pub display: Option<String>,
 }
 
 /// The outcome of [`ingest`].
@@ -591,9 +593,13 @@ pub(crate) fn member_refs(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
 
 /// Parses one `members` element; `index` only labels errors.
 pub(crate) fn member_ref(index: usize, item: &Value) -> Result<MemberRef, ScimError> {
-    let (value, kind) = match item {
-        Value::Object(obj) => (get_ci(obj, "value"), get_ci(obj, "type")),
-        scalar => (Some(scalar), None),
+    let (value, kind, display) = match item {
+        Value::Object(obj) => (
+            get_ci(obj, "value"),
+            get_ci(obj, "type"),
+            get_ci(obj, "display"),
+        ),
+        scalar => (Some(scalar), None, None),
     };
     let label = format!("members[{index}]");
     let value = match value {
@@ -618,7 +624,25 @@ pub(crate) fn member_ref(index: usize, item: &Value) -> Result<MemberRef, ScimEr
             )));
         }
     };
-    Ok(MemberRef { value, r#type })
+    let display = match display {
+        None | Some(Value::Null) => None,
+        Some(Value::String(d)) if d.len() > MAX_STRING_BYTES => {
+            let detail = format!("{label}.display is longer than {MAX_STRING_BYTES} bytes");
+            return Err(ScimError::invalid_value(detail));
+        }
+        Some(Value::String(d)) => Some(d.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => {
+            return Err(ScimError::invalid_value(format!(
+                "{label}.display must be a string"
+            )));
+        }
+    };
+    Ok(MemberRef {
+        value,
+        r#type,
+        display,
+    })
 }
 
 /// `user` → `User`, `GROUP` → `Group`; anything else is kept as given.
@@ -880,13 +904,19 @@ mod tests {
         let member = |v: &str, t: Option<&str>| MemberRef {
             value: v.to_owned(),
             r#type: t.map(str::to_owned),
+            display: None,
         };
         let want = vec![
-            member("u1", Some("User")),
+            MemberRef {
+                display: Some("Ada".to_owned()),
+                ..member("u1", Some("User"))
+            },
             member("g2", Some("Group")),
             member("u3", None),
         ];
         assert_eq!(got.members, Some(want));
+        let bad = json!({"displayName": "g", "members": [{"value": "u1", "display": [7]}]});
+        assert!(group(bad).is_err(), "a display that is no string");
         let rows = [
             (json!({"displayName": "g"}), None),
             (json!({"displayName": "g", "members": []}), Some(0)),

@@ -1,16 +1,34 @@
 //! Writing memberships: add, remove, and set-exactly, each changed
-//! membership with its `dsync.group.user_added` / `user_removed` event.
+//! membership with its `dsync.group.user_added` / `user_removed` event;
+//! and the labels SCIM clients give members (`members[].display`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{Outcome, Ref, Writer};
+use crate::direct::DirectRow;
 use crate::error::StoreError;
 use crate::rows::{USER_COLUMNS, UserRow, qualified};
-use crate::sql::Arg;
+use crate::sql::{Arg, Sql};
 use rollcall_core::directory_group::DirectoryGroup;
 use rollcall_core::directory_user::DirectoryUser;
 use rollcall_core::event::EventType;
 use serde_json::{Value, json};
+
+/// A membership's stored label.
+#[derive(sqlx::FromRow)]
+struct LabelRow {
+    user_id: String,
+    display: Option<String>,
+}
+
+impl DirectRow for LabelRow {
+    fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(LabelRow {
+            user_id: row.get("user_id")?,
+            display: row.get("display")?,
+        })
+    }
+}
 
 impl Writer<'_> {
     async fn resolve_group(&mut self, group: &Ref) -> Result<DirectoryGroup, StoreError> {
@@ -100,6 +118,55 @@ impl Writer<'_> {
             }
         }
         Ok(Outcome::MembersSet { added, removed })
+    }
+
+    pub(super) async fn label_members(
+        &mut self,
+        group: &Ref,
+        labels: &[(String, Option<String>)],
+    ) -> Result<Outcome, StoreError> {
+        let group = self.resolve_group(group).await?;
+        let mut changed = 0;
+        // Only labels that differ from the stored ones are written, so a
+        // repeated full-member-list PUT costs one read per 500 members.
+        for chunk in labels.chunks(500) {
+            let mut sql = Sql::new("SELECT user_id, display FROM directory_memberships WHERE ");
+            let g = sql.arg(Arg::Text(group.id.clone()));
+            let list = sql.tuple(chunk.iter().map(|(u, _)| Arg::Text(u.clone())));
+            sql.push(&format!("group_id = {g} AND user_id IN {list}"));
+            let text = self.tx.text(&sql);
+            let stored: Vec<LabelRow> = self.tx.fetch_all(&text, sql.args).await?;
+            let stored: HashMap<String, Option<String>> =
+                stored.into_iter().map(|r| (r.user_id, r.display)).collect();
+            for (user_id, label) in chunk {
+                if stored.get(user_id).is_none_or(|s| s == label) {
+                    continue;
+                }
+                self.tx
+                    .execute(
+                        "UPDATE directory_memberships SET display = $3 \
+                         WHERE group_id = $1 AND user_id = $2",
+                        vec![
+                            Arg::Text(group.id.clone()),
+                            Arg::Text(user_id.clone()),
+                            Arg::OptText(label.clone()),
+                        ],
+                    )
+                    .await?;
+                changed += 1;
+            }
+        }
+        if changed > 0 {
+            // The group's representation changed: a new version for its ETag.
+            self.tx
+                .execute(
+                    "UPDATE directory_groups SET version = version + 1, updated_at = $2 \
+                     WHERE id = $1",
+                    vec![Arg::Text(group.id.clone()), Arg::Int(self.now.as_micros())],
+                )
+                .await?;
+        }
+        Ok(Outcome::MembersLabelled(changed))
     }
 
     /// A membership change is a change of both the group (its members) and
