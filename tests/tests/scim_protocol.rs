@@ -1412,6 +1412,19 @@ async fn scim_v1_basics(backend: Backend) {
             .contains("urn:scim:schemas:core:1.0"),
         "{spc}"
     );
+    // Bulk is a SCIM 2.0 feature here, and the 1.1 document says so.
+    assert_eq!(spc["bulk"]["supported"], false, "{spc}");
+    let r = c
+        .post(
+            "/Bulk",
+            json!({"schemas": ["urn:scim:schemas:core:1.0"], "Operations": []}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 501, "{}", r.body);
+    assert_eq!(r.body["Errors"][0]["code"], "501", "{}", r.body);
+    let r = c.get("/NoSuchEndpoint").await;
+    assert_eq!(r.status.as_u16(), 404, "{}", r.body);
+    assert_eq!(r.body["Errors"][0]["code"], "404", "{}", r.body);
 
     let r = c
         .post(

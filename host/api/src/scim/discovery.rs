@@ -38,13 +38,11 @@ pub async fn service_provider_config_handler(
 ) -> ScimResult {
     let body = match ctx.version {
         ScimVersion::V2 => service_provider_config(&ctx.base_url, &features(&state)),
+        // Bulk is offered over SCIM 2.0 only (see `v1_bulk_handler`).
         ScimVersion::V1 => rollcall_core::scim::v1::service_provider_configs_v1(
             &ctx.base_url,
             MAX_RESULTS as usize,
-            Some((
-                state.config.scim.bulk_max_operations,
-                state.config.scim.bulk_max_payload_bytes,
-            )),
+            None,
         ),
     };
     Ok(ScimReply::ok(body))
@@ -110,6 +108,16 @@ pub async fn schema_handler(ctx: ScimContext, Path((_, id)): Path<(String, Strin
 
 /// `/Me` is not offered: Rollcall's SCIM clients are provisioning systems,
 /// not end users.
+/// SCIM 1.1 `/Bulk`: not offered (its `ServiceProviderConfigs` says so);
+/// the 2.0 endpoint of the same directory is.
+pub async fn v1_bulk_handler(ctx: ScimContext) -> ScimResult {
+    Err(ctx.fail(ScimError::new(
+        501,
+        None,
+        "bulk is not offered over SCIM 1.1; use the SCIM 2.0 /Bulk endpoint",
+    )))
+}
+
 pub async fn me_handler(ctx: ScimContext) -> ScimResult {
     Err(ctx.fail(ScimError::new(
         501,

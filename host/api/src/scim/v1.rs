@@ -4,7 +4,7 @@
 //! translated at the edge (see [`crate::scim::handlers`]).
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{any, get};
 
 use crate::AppState;
 use crate::scim::discovery;
@@ -41,5 +41,9 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/scim/v1/{directory_id}/Schemas",
             get(discovery::schemas_handler),
+        )
+        .route(
+            "/scim/v1/{directory_id}/Bulk",
+            any(discovery::v1_bulk_handler),
         )
 }
