@@ -321,6 +321,51 @@ async fn client_credentials_token_is_injected_cached_and_refreshed() {
     assert_eq!(endpoint.log.lock().unwrap().requests.len(), 2);
 }
 
+/// An API that has revoked `tok-1`: 401 for it, `auth=…` for any other.
+async fn revoking_upstream() -> String {
+    let router = Router::new().route(
+        "/",
+        get(|headers: HeaderMap| async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none")
+                .to_owned();
+            if auth == "Bearer tok-1" {
+                (StatusCode::UNAUTHORIZED, "revoked".to_owned())
+            } else {
+                (StatusCode::OK, format!("auth={auth}"))
+            }
+        }),
+    );
+    format!("http://127.0.0.1:{}/", serve(router).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_the_api_refuses_is_not_reused() {
+    // Valid for an hour: only the 401 can make the host fetch another.
+    let endpoint = token_endpoint(3600, None).await;
+    let api = revoking_upstream().await;
+    let credential = client_credentials(&endpoint, CLIENT_SECRET);
+    let installation = "plugin_installation_revoked_token";
+
+    let (first, notes) = call(installation, &credential, &api).await;
+    assert_eq!(first.unwrap(), completed("401 revoked"), "{notes:?}");
+    let (second, notes) = call(installation, &credential, &api).await;
+    assert_eq!(
+        second.unwrap(),
+        completed("200 auth=Bearer tok-2"),
+        "a new token after the 401: {notes:?}"
+    );
+    let (third, _) = call(installation, &credential, &api).await;
+    assert_eq!(
+        third.unwrap(),
+        completed("200 auth=Bearer tok-2"),
+        "cached again"
+    );
+    assert_eq!(endpoint.log.lock().unwrap().requests.len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_bearer_assertion_is_signed_and_exchanged() {
     let endpoint = token_endpoint(3600, None).await;

@@ -4,8 +4,8 @@
 //! scheme-and-token (`authorization`, e.g. Okta's `SSWS`) credentials are
 //! used as they are; OAuth2 client-credentials, refresh-token and
 //! JWT-bearer grants (Google service accounts) are exchanged for access
-//! tokens, cached until shortly before they expire. Guests never see any
-//! of it.
+//! tokens, cached until shortly before they expire or until the API
+//! answers 401 with one. Guests never see any of it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -151,6 +151,31 @@ fn remember(key: String, token: String, expires_in: Duration) {
     }
 }
 
+/// Where a grant's access token is cached: per installation slot and
+/// credential, so a changed credential never reuses an old token.
+fn cache_key(grant: &Credential, scope_key: &str) -> String {
+    format!("{scope_key}:{}", grant.fingerprint())
+}
+
+/// Forgets the cached access token of a grant after the API refused it
+/// (401): a revoked or rotated token is replaced on the next request
+/// instead of being reused until it nears expiry. Static credentials have
+/// nothing cached.
+pub(crate) fn forget(credential: &Credential, scope_key: &str) {
+    if matches!(
+        credential,
+        Credential::Bearer { .. } | Credential::Basic { .. } | Credential::Authorization { .. }
+    ) {
+        return;
+    }
+    let key = cache_key(credential, scope_key);
+    if let Ok(mut tokens) = TOKENS.lock()
+        && let Some(tokens) = tokens.as_mut()
+    {
+        tokens.remove(&key);
+    }
+}
+
 /// The `Authorization` value for a request, fetching or refreshing a
 /// token when the credential is a grant.
 pub(crate) async fn authorization(
@@ -166,7 +191,7 @@ pub(crate) async fn authorization(
         )),
         Credential::Authorization { scheme, token } => Ok(format!("{scheme} {token}")),
         grant => {
-            let key = format!("{scope_key}:{}", grant.fingerprint());
+            let key = cache_key(grant, scope_key);
             if let Some(token) = cached(&key) {
                 return Ok(format!("Bearer {token}"));
             }

@@ -185,8 +185,8 @@ impl WasiHttpHooks for Outbound {
         let plugin = self.ctx.manifest.id.clone();
         Box::new(async move {
             let target = admitted?;
-            if let Some((scope_key, credential)) = credential {
-                let value = credentials::authorization(&credential, &scope_key, &policy)
+            if let Some((scope_key, credential)) = &credential {
+                let value = credentials::authorization(credential, scope_key, &policy)
                     .await
                     .map_err(|e| {
                         tracing::warn!(plugin = %plugin, error = %e, "credential injection failed");
@@ -214,6 +214,11 @@ impl WasiHttpHooks for Outbound {
                         e
                     }
                 })?;
+            if response.status() == http::StatusCode::UNAUTHORIZED
+                && let Some((scope_key, credential)) = &credential
+            {
+                credentials::forget(credential, scope_key);
+            }
             let cap = policy.http_max_response_bytes;
             let between = policy.http_response_timeout;
             let response =
