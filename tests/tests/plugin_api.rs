@@ -109,6 +109,85 @@ async fn plugins_install_list_and_remove(backend: Backend) {
     );
 }
 
+/// A new build of the binary may ship other bytes for a built-in under the
+/// same version (a new compiler is enough). The older record stays, under
+/// `version+<digest prefix>`, for installations pinned to it; the shipped
+/// bytes take the plain version, and listing plugins keeps working.
+async fn rebuilt_builtins_take_their_version_over(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let shipped = rollcall_runtime::builtin::builtin("okta-api").unwrap();
+    let text = rollcall_runtime::manifest::embedded(shipped.wasm).unwrap();
+    let manifest = rollcall_runtime::Manifest::parse(&text).unwrap();
+    let older_digest = format!("sha256:{}", "ab".repeat(32));
+    app.db
+        .store
+        .insert_plugin(rollcall_store::NewPlugin {
+            digest: older_digest.clone(),
+            plugin_id: "okta-api".into(),
+            version: manifest.version.clone(),
+            kind: "connector".into(),
+            wit_version: manifest.wit.clone(),
+            description: "an older build".into(),
+            manifest: json!({"id": "okta-api", "version": manifest.version}),
+            source: "builtin",
+            wasm: vec![0],
+        })
+        .await
+        .unwrap();
+
+    for _ in 0..2 {
+        let list = app.get("/api/v1/plugins").await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        let okta: Vec<(String, String)> = list
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["plugin_id"] == "okta-api")
+            .map(|p| {
+                (
+                    p["version"].as_str().unwrap().to_owned(),
+                    p["digest"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(okta.len(), 2, "{okta:?}");
+        let retired = format!("{}+abababababab", manifest.version);
+        assert!(
+            okta.contains(&(retired.clone(), older_digest.clone())),
+            "{okta:?}"
+        );
+        let current = app
+            .get(&format!("/api/v1/plugins/okta-api@{}", manifest.version))
+            .await;
+        assert_eq!(current.status, StatusCode::OK);
+        assert_ne!(current.body["digest"], older_digest.as_str());
+        let older = app
+            .get(&format!("/api/v1/plugins/okta-api@{retired}"))
+            .await;
+        assert_eq!(older.status, StatusCode::OK);
+        assert_eq!(older.body["manifest"]["version"], retired.as_str());
+    }
+
+    // An uploaded component still may not take a version that is taken.
+    let squat = app
+        .db
+        .store
+        .insert_plugin(rollcall_store::NewPlugin {
+            digest: format!("sha256:{}", "cd".repeat(32)),
+            plugin_id: "okta-api".into(),
+            version: manifest.version.clone(),
+            kind: "connector".into(),
+            wit_version: manifest.wit.clone(),
+            description: "an upload".into(),
+            manifest: json!({}),
+            source: "upload",
+            wasm: vec![0],
+        })
+        .await;
+    assert!(matches!(squat, Err(StoreError::Conflict(_))), "{squat:?}");
+}
+
 async fn bad_components_are_refused_with_clear_errors(backend: Backend) {
     let app = TestApp::new(backend).await;
     let cases = [
@@ -607,6 +686,7 @@ async fn updated_credentials_and_secrets_reach_the_plugin(backend: Backend) {
 }
 
 both_backends!(
+    rebuilt_builtins_take_their_version_over,
     installations_are_updated,
     updated_credentials_and_secrets_reach_the_plugin,
     plugins_install_list_and_remove,

@@ -132,7 +132,11 @@ pub async fn install(
         source,
         wasm: wasm.to_vec(),
     };
-    Ok(store.insert_plugin(new).await?)
+    Ok(if source == "builtin" {
+        store.insert_builtin_plugin(new).await?
+    } else {
+        store.insert_plugin(new).await?
+    })
 }
 
 /// Records every built-in plugin (idempotent).

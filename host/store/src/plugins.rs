@@ -151,6 +151,61 @@ impl Store {
         Ok((plugin, true))
     }
 
+    /// Records a plugin shipped inside the binary: like
+    /// [`Store::insert_plugin`], except that when an older build of the
+    /// binary recorded other bytes under the same `id@version` (a new
+    /// compiler or dependency changes a component's bytes), that record is
+    /// kept under `version+<12 hex digits of its digest>` and these bytes
+    /// take the plain version. Installations pin digests, so those on the
+    /// older bytes keep running them until they are moved.
+    pub async fn insert_builtin_plugin(
+        &self,
+        new: NewPlugin,
+    ) -> Result<(Plugin, bool), StoreError> {
+        if let Some(existing) = self.get_plugin(&new.digest).await? {
+            return Ok((existing, false));
+        }
+        let key = format!("{}@{}", new.plugin_id, new.version);
+        if let Some(older) = self.get_plugin(&key).await?
+            && older.source == "builtin"
+        {
+            self.retire_builtin(&older).await?;
+        }
+        let digest = new.digest.clone();
+        match self.insert_plugin(new).await {
+            // Another replica recorded the same bytes at the same moment.
+            Err(StoreError::Conflict(e)) => match self.get_plugin(&digest).await? {
+                Some(existing) => Ok((existing, false)),
+                None => Err(StoreError::Conflict(e)),
+            },
+            other => other,
+        }
+    }
+
+    /// Moves an older built-in to `version+<digest prefix>` (its manifest
+    /// too), freeing its plain version.
+    async fn retire_builtin(&self, older: &Plugin) -> Result<(), StoreError> {
+        let hex = older.digest.trim_start_matches("sha256:");
+        let version = format!("{}+{}", older.version, &hex[..hex.len().min(12)]);
+        let mut manifest = older.manifest.clone();
+        if let Some(m) = manifest.as_object_mut() {
+            m.insert("version".into(), Value::String(version.clone()));
+        }
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, |conn| {
+            sqlx::query(
+                "UPDATE plugins SET version = $2, manifest = $3 WHERE id = $1 AND version = $4",
+            )
+            .bind(&older.id)
+            .bind(&version)
+            .bind(Json(&manifest))
+            .bind(&older.version)
+            .execute(&mut *conn)
+            .await?;
+        });
+        tx.commit().await
+    }
+
     /// A plugin by `plugin_…` id, `sha256:…` digest or `id@version`.
     pub async fn get_plugin(&self, key: &str) -> Result<Option<Plugin>, StoreError> {
         let (clause, args) = lookup_clause(key);
