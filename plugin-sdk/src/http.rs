@@ -181,30 +181,38 @@ impl Response {
         }
     }
 
-    /// The `rel="next"` URL of an RFC 8288 `Link` header, for APIs that
-    /// paginate that way (Okta, GitHub).
+    /// The `rel="next"` URL of the RFC 8288 `Link` headers, for APIs that
+    /// paginate that way (Okta, GitHub). Every `Link` header is read: some
+    /// APIs (Okta) send `self` and `next` as two headers.
     ///
     /// ```
     /// use rollcall_plugin_sdk::http::Response;
     /// let r = Response { status: 200, body: vec![], headers: vec![("link".into(),
     ///     r#"<https://x.example/a?after=1>; rel="self", <https://x.example/a?after=2>; rel="next""#.into())] };
     /// assert_eq!(r.next_link().as_deref(), Some("https://x.example/a?after=2"));
+    /// let two = Response { status: 200, body: vec![], headers: vec![
+    ///     ("Link".into(), r#"<https://x.example/a?after=1>; rel="self""#.into()),
+    ///     ("link".into(), r#"<https://x.example/a?after=2>; rel="next""#.into())] };
+    /// assert_eq!(two.next_link().as_deref(), Some("https://x.example/a?after=2"));
     /// ```
     pub fn next_link(&self) -> Option<String> {
-        let header = self.header("link")?;
-        header.split(',').find_map(|part| {
-            let (url, params) = part.split_once(';')?;
-            let is_next = params.split(';').any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "rel=\"next\"" || p == "rel=next"
-            });
-            is_next.then(|| {
-                url.trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_owned()
+        self.headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("link"))
+            .flat_map(|(_, value)| value.split(','))
+            .find_map(|part| {
+                let (url, params) = part.split_once(';')?;
+                let is_next = params.split(';').any(|p| {
+                    let p = p.trim().replace(' ', "");
+                    p == "rel=\"next\"" || p == "rel=next"
+                });
+                is_next.then(|| {
+                    url.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned()
+                })
             })
-        })
     }
 
     /// A string at a JSON pointer of the body, for cursor-style pagination

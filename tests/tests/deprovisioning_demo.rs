@@ -129,7 +129,7 @@ async fn deprovisioning_end_to_end(backend: Backend) {
     let keys = install(
         &app,
         &org,
-        "ssh-key-revoker@0.1.0",
+        "ssh-key-revoker@0.1.1",
         json!({"api_base": demo.base_url()}),
         json!([]),
     )

@@ -123,21 +123,9 @@ pub fn retry_after(response: &Response) -> u32 {
 }
 
 /// The `rel="next"` URL, if it stays on the org (never follow elsewhere).
-/// Okta sends `self` and `next` as two `Link` headers, so all of them are
-/// read, not only the first.
+/// Okta sends `self` and `next` as two `Link` headers; the SDK reads all.
 pub fn next_link(settings: &Settings, response: &Response) -> Result<Option<String>, PluginError> {
-    let links: Vec<&str> = response
-        .headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("link"))
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let joined = Response {
-        status: response.status,
-        headers: vec![("link".to_owned(), links.join(", "))],
-        body: Vec::new(),
-    };
-    match joined.next_link() {
+    match response.next_link() {
         None => Ok(None),
         Some(url) if settings.owns(&url) => Ok(Some(url)),
         Some(url) => Err(PluginError::permanent(format!(

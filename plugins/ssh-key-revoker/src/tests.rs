@@ -88,6 +88,30 @@ fn a_deleted_users_keys_are_listed_across_pages_and_deleted() {
 }
 
 #[test]
+fn a_next_link_in_a_later_link_header_is_followed() {
+    testing::reset();
+    testing::set_config(json!({"api_base": API}));
+    let first = Response {
+        status: 200,
+        headers: vec![
+            ("Link".to_string(), format!("<{PAGE_1}>; rel=\"first\"")),
+            ("Link".to_string(), format!("<{PAGE_2}>; rel=\"next\"")),
+        ],
+        body: keys(&[1]).into_bytes(),
+    };
+    testing::mock_response("GET", PAGE_1, first);
+    testing::mock_response("GET", PAGE_2, page(keys(&[2]), None));
+    for id in 1..=2 {
+        testing::mock_http("DELETE", &format!("{API}/users/ada/keys/{id}"), 204, "");
+    }
+    let outcome = SshKeyRevoker::handle(user_event("dsync.user.deleted", ada("active"))).unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Completed(Some("revoked 2 keys for ada".into()))
+    );
+}
+
+#[test]
 fn updates_act_only_on_inactive_users() {
     testing::reset();
     testing::set_config(json!({"api_base": API}));
