@@ -188,6 +188,90 @@ async fn rebuilt_builtins_take_their_version_over(backend: Backend) {
     assert!(matches!(squat, Err(StoreError::Conflict(_))), "{squat:?}");
 }
 
+/// An installation moves to another version of its plugin with its
+/// settings and secrets, re-checked against that version's manifest.
+async fn installations_move_between_plugin_versions(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let org = app.create_org("Acme").await;
+    let shipped = app.get("/api/v1/plugins/http-action@0.2.0").await;
+    assert_eq!(shipped.status, StatusCode::OK);
+    // An older http-action whose schema also takes `legacy` (its bytes are
+    // never run here).
+    let mut older_manifest = shipped.body["manifest"].clone();
+    older_manifest["version"] = json!("0.1.5");
+    older_manifest["config_schema"]["properties"]["legacy"] = json!({"type": "string"});
+    app.db
+        .store
+        .insert_plugin(rollcall_store::NewPlugin {
+            digest: format!("sha256:{}", "ef".repeat(32)),
+            plugin_id: "http-action".into(),
+            version: "0.1.5".into(),
+            kind: "lifecycle".into(),
+            wit_version: "0.1.0".into(),
+            description: "an older version".into(),
+            manifest: older_manifest,
+            source: "upload",
+            wasm: vec![0],
+        })
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            "/api/v1/plugin_installations",
+            json!({"plugin": "http-action@0.1.5", "organization_id": org,
+                "config": {"url": "https://app.example.com/hook", "legacy": "x"},
+                "secrets": {"signing_key": "s1"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+
+    // The stored config does not suit 0.2.0 (no `legacy` there): refused,
+    // nothing changes.
+    let r = patch(&app, &id, json!({"plugin": "http-action@0.2.0"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("config"),
+        "{:?}",
+        r.body
+    );
+    let unchanged = app.get(&format!("/api/v1/plugin_installations/{id}")).await;
+    assert_eq!(
+        unchanged.body["plugin_digest"],
+        format!("sha256:{}", "ef".repeat(32))
+    );
+
+    // With a config that suits it, the move goes through; secrets stay.
+    let r = patch(
+        &app,
+        &id,
+        json!({"plugin": "http-action@0.2.0", "config": {"url": "https://app.example.com/v2"}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["plugin_digest"], shipped.body["digest"]);
+    assert_eq!(r.body["secret_names"], json!(["signing_key"]));
+    let sealed = app.db.store.plugin_installation_secrets(&id).await.unwrap();
+    assert_eq!(Value::Object(sealed.secrets), json!({"signing_key": "s1"}));
+
+    // Only versions of the same plugin; unknown plugins are named.
+    for (plugin, expected) in [
+        (
+            "ssh-key-revoker@0.1.1",
+            "only move to another version of http-action",
+        ),
+        ("http-action@9.9.9", "no plugin 'http-action@9.9.9'"),
+    ] {
+        let r = patch(&app, &id, json!({"plugin": plugin})).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+        assert!(
+            r.body["message"].as_str().unwrap().contains(expected),
+            "{plugin}: {:?}",
+            r.body
+        );
+    }
+}
+
 async fn bad_components_are_refused_with_clear_errors(backend: Backend) {
     let app = TestApp::new(backend).await;
     let cases = [
@@ -686,6 +770,7 @@ async fn updated_credentials_and_secrets_reach_the_plugin(backend: Backend) {
 }
 
 both_backends!(
+    installations_move_between_plugin_versions,
     rebuilt_builtins_take_their_version_over,
     installations_are_updated,
     updated_credentials_and_secrets_reach_the_plugin,

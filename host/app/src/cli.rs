@@ -334,10 +334,14 @@ pub enum PluginCommand {
     },
     /// Remove an installation with its state and execution log.
     Unbind { installation: String },
-    /// Change an installation: config, grants, secrets, credentials, enabled flag.
+    /// Change an installation: plugin version, config, grants, secrets, credentials, enabled flag.
     Update {
         /// The installation id (plugin_installation_…).
         installation: String,
+        /// Move to another version of the same plugin (id@version, sha256:… or plugin_…),
+        /// keeping settings, secrets and state.
+        #[arg(long, value_name = "PLUGIN")]
+        plugin: Option<String>,
         /// Replace the config with this JSON object (checked against the plugin's schema).
         #[arg(long = "config-json", value_name = "JSON")]
         config_json: Option<String>,

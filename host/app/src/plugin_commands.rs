@@ -142,6 +142,7 @@ pub async fn plugin(
         }
         PluginCommand::Update {
             installation,
+            plugin,
             config_json,
             grants_json,
             secrets,
@@ -161,6 +162,7 @@ pub async fn plugin(
                 Some(crate::webhook_commands::event_types(&events)?)
             };
             let update = InstallationUpdate {
+                plugin,
                 config: config_json
                     .map(|t| json_object("--config-json", &t))
                     .transpose()?,

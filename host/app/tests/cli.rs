@@ -451,6 +451,10 @@ async fn plugin_update_changes_an_installation(backend: Backend) {
             vec!["--grants-json", r#"{"hosts": ["evil.example"]}"#],
             "error: grants.hosts: 'evil.example' is not declared in the plugin's manifest",
         ),
+        (
+            vec!["--plugin", "ssh-key-revoker@0.1.1"],
+            "error: plugin: an installation of http-action can only move to another version of http-action",
+        ),
     ];
     for (args, expected) in bad {
         let mut all = vec!["plugin", "update", id];

@@ -70,6 +70,10 @@ pub struct InstallationRequest {
 /// `null` removes it; `config` and `grants` are replaced whole.
 #[derive(Debug, Clone, Default)]
 pub struct InstallationUpdate {
+    /// Moves the installation to another version of the same plugin
+    /// (`plugin_…`, `sha256:…` or `id@version`); config, grants and
+    /// credentials are checked against that version's manifest.
+    pub plugin: Option<String>,
     pub config: Option<Map<String, Value>>,
     pub grants: Option<Grants>,
     pub secrets: Map<String, Value>,
@@ -81,7 +85,8 @@ pub struct InstallationUpdate {
 
 impl InstallationUpdate {
     fn is_empty(&self) -> bool {
-        self.config.is_none()
+        self.plugin.is_none()
+            && self.config.is_none()
             && self.grants.is_none()
             && self.secrets.is_empty()
             && self.credentials.is_empty()
@@ -320,6 +325,27 @@ pub async fn create_installation(
         .await?)
 }
 
+/// The plugin an installation moves to: the same plugin id and kind as
+/// the one it runs now (a directory of type `plugin:<id>` stays served by
+/// `<id>`), any version.
+async fn target_plugin(
+    store: &Store,
+    current: &PluginInstallation,
+    key: &str,
+) -> Result<Plugin, RegistryError> {
+    let plugin = store
+        .get_plugin(key)
+        .await?
+        .ok_or_else(|| RegistryError::Invalid(format!("plugin: no plugin '{key}' is installed")))?;
+    if plugin.plugin_id != current.plugin_id || plugin.kind != current.kind {
+        return Err(RegistryError::Invalid(format!(
+            "plugin: an installation of {} can only move to another version of {} (got {}@{})",
+            current.plugin_id, current.plugin_id, plugin.plugin_id, plugin.version
+        )));
+    }
+    Ok(plugin)
+}
+
 /// Validates changes to an installation against its plugin's manifest
 /// (config schema, declared hosts, credential slots) and applies them.
 /// Secrets and credentials are merged with the sealed ones and re-sealed.
@@ -331,16 +357,30 @@ pub async fn update_installation(
     if update.is_empty() {
         return Ok(current.clone());
     }
-    let plugin = store
-        .get_plugin(&current.plugin_digest)
-        .await?
-        .ok_or(StoreError::NotFound("plugin"))?;
+    let moving = update.plugin.is_some();
+    let plugin = match &update.plugin {
+        Some(key) => target_plugin(store, current, key).await?,
+        None => store
+            .get_plugin(&current.plugin_digest)
+            .await?
+            .ok_or(StoreError::NotFound("plugin"))?,
+    };
     let manifest = stored_manifest(&plugin)?;
-    if let Some(config) = &update.config {
-        check_config(&manifest, config)?;
+    // Another version is checked whole: what the update leaves as it is
+    // must suit the new manifest too.
+    match &update.config {
+        Some(config) => check_config(&manifest, config)?,
+        None if moving => check_config(&manifest, &current.config)?,
+        None => {}
     }
-    if let Some(grants) = &update.grants {
-        check_grants(&manifest, grants)?;
+    match &update.grants {
+        Some(grants) => check_grants(&manifest, grants)?,
+        None if moving => {
+            let grants: Grants = serde_json::from_value(current.grants.clone())
+                .map_err(|e| RegistryError::Invalid(format!("stored grants: {e}")))?;
+            check_grants(&manifest, &grants)?;
+        }
+        None => {}
     }
     if let Some((name, _)) = update
         .secrets
@@ -351,7 +391,7 @@ pub async fn update_installation(
             "secrets.{name}: must be a string, or null to remove it"
         )));
     }
-    let secrets = if update.secrets.is_empty() && update.credentials.is_empty() {
+    let secrets = if update.secrets.is_empty() && update.credentials.is_empty() && !moving {
         None
     } else {
         let mut sealed = store.plugin_installation_secrets(&current.id).await?;
@@ -368,6 +408,7 @@ pub async fn update_installation(
         .update_plugin_installation(
             current,
             InstallationChanges {
+                plugin_digest: moving.then(|| plugin.digest.clone()),
                 config: update.config,
                 grants,
                 secrets,

@@ -116,6 +116,8 @@ impl From<Row> for PluginInstallation {
 /// What an update replaces; `None` leaves that part as it is.
 #[derive(Debug, Clone, Default)]
 pub struct InstallationChanges {
+    /// Another version of the same plugin (checked by the caller).
+    pub plugin_digest: Option<String>,
     pub config: Option<Map<String, Value>>,
     pub grants: Option<Value>,
     /// The complete new secrets and credentials (the caller merges).
@@ -197,6 +199,9 @@ impl Store {
         let config = changes.config.unwrap_or_else(|| current.config.clone());
         let grants = changes.grants.unwrap_or_else(|| current.grants.clone());
         let enabled = changes.enabled.unwrap_or(current.enabled);
+        let plugin_digest = changes
+            .plugin_digest
+            .unwrap_or_else(|| current.plugin_digest.clone());
         let events = match changes.events {
             Some(e) => check_events(&current.kind, &e)?,
             None => current.events.clone(),
@@ -221,7 +226,8 @@ impl Store {
             sqlx::query(
                 "UPDATE plugin_installations SET config = $2, grants = $3, secret_names = $4, \
                  credential_names = $5, sealed = CASE WHEN $6 THEN $7 ELSE sealed END, enabled = $8, \
-                 updated_at = $9, event_types = $11 WHERE id = $1 AND updated_at = $10",
+                 updated_at = $9, event_types = $11, plugin_digest = $12 \
+                 WHERE id = $1 AND updated_at = $10",
             )
             .bind(id)
             .bind(Json(&config))
@@ -234,6 +240,7 @@ impl Store {
             .bind(now)
             .bind(before)
             .bind(Json(&events))
+            .bind(&plugin_digest)
             .execute(&mut *conn)
             .await?
             .rows_affected()

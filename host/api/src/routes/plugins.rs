@@ -281,6 +281,11 @@ async fn get_installation(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginInstallationUpdate {
+    /// Moves the installation to another version of the same plugin
+    /// (`plugin_…`, `sha256:…` or `id@version`), keeping its settings,
+    /// secrets and state; everything is re-checked against that version.
+    #[serde(default)]
+    pub plugin: Option<String>,
     /// Replaces the config; validated against the plugin's config schema.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -309,8 +314,9 @@ fn parse_grants(value: Value) -> ApiResult<Grants> {
     serde_json::from_value(value).map_err(|e| ApiError::invalid(format!("grants: {e}")))
 }
 
-/// Update an installation: config (re-validated), grants, secrets and
-/// credentials (set or remove; sealed at rest), and the enabled flag.
+/// Update an installation: the plugin version, config (re-validated),
+/// grants, secrets and credentials (set or remove; sealed at rest), and the
+/// enabled flag.
 #[utoipa::path(patch, path = "/api/v1/plugin_installations/{id}", tag = "plugins",
     params(("id" = String, Path, description = "Installation id")),
     request_body = PluginInstallationUpdate,
@@ -324,6 +330,7 @@ async fn update_installation(
 ) -> ApiResult<Json<PluginInstallation>> {
     let current = load_installation(&state, &principal, &id).await?;
     let update = InstallationUpdate {
+        plugin: body.plugin,
         config: body.config,
         grants: body.grants.map(parse_grants).transpose()?,
         secrets: body.secrets,
