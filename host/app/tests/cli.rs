@@ -4,67 +4,16 @@
 //! SQLite and PostgreSQL.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rollcall_core::sealed::MasterKey;
 use rollcall_store::{NewInstallation, SqliteSync, Store, StoreOptions};
-use rollcall_tests::{Backend, TestDatabase, both_backends, http};
+use rollcall_tests::{Backend, both_backends, http};
 use serde_json::{Value, json};
 
-struct Env {
-    dir: tempfile::TempDir,
-    db: TestDatabase,
-}
-
-impl Env {
-    async fn new(backend: Backend) -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-            db: TestDatabase::new(backend).await,
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("ROLLCALL_DATA_DIR", self.dir.path().join("data"))
-            .env("ROLLCALL_DATABASE_URL", &self.db.url)
-            .env("ROLLCALL_MASTER_KEY", MASTER_KEY)
-            .current_dir(self.dir.path());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("run rollcall")
-    }
-
-    /// Runs with --json and parses each stdout line.
-    fn json(&self, args: &[&str]) -> Vec<Value> {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-            .collect()
-    }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{Env, MASTER_KEY, stderr, stdout};
 
 async fn management_commands(backend: Backend) {
     let env = Env::new(backend).await;
@@ -72,7 +21,7 @@ async fn management_commands(backend: Backend) {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("up to date"));
 
-    let org = &env.json(&[
+    let org = &env.json_lines(&[
         "org",
         "create",
         "Acme",
@@ -107,12 +56,12 @@ async fn management_commands(backend: Backend) {
         "{text}"
     );
     assert!(text.contains("Bearer token:  rc_scim_"), "{text}");
-    let dir = &env.json(&["directory", "list", "--org", &org_id])[0];
+    let dir = &env.json_lines(&["directory", "list", "--org", &org_id])[0];
     let dir_id = dir["id"].as_str().unwrap().to_owned();
     assert_eq!(dir["type"], "azure-scim-v2");
     assert!(dir["scim"].get("token").is_none());
 
-    let rotated = &env.json(&[
+    let rotated = &env.json_lines(&[
         "directory",
         "token",
         "rotate",
@@ -122,7 +71,7 @@ async fn management_commands(backend: Backend) {
     ])[0];
     assert!(rotated["token"].as_str().unwrap().starts_with("rc_scim_"));
     let token_id = rotated["details"]["id"].as_str().unwrap().to_owned();
-    let shown = &env.json(&["directory", "show", &dir_id])[0];
+    let shown = &env.json_lines(&["directory", "show", &dir_id])[0];
     let statuses: Vec<&str> = shown["tokens"]
         .as_array()
         .unwrap()
@@ -130,22 +79,22 @@ async fn management_commands(backend: Backend) {
         .map(|t| t["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["expiring", "active"]);
-    let revoked = &env.json(&["directory", "token", "revoke", &dir_id, &token_id])[0];
+    let revoked = &env.json_lines(&["directory", "token", "revoke", &dir_id, &token_id])[0];
     assert_eq!(revoked["status"], "revoked");
 
-    let key = &env.json(&["admin-key", "create", "--name", "ci", "--org", &org_id])[0];
+    let key = &env.json_lines(&["admin-key", "create", "--name", "ci", "--org", &org_id])[0];
     assert!(key["secret"].as_str().unwrap().starts_with("rc_admin_"));
     let key_id = key["key"]["id"].as_str().unwrap().to_owned();
     let keys = env.run(&["admin-key", "list"]);
     assert!(stdout(&keys).contains(&key_id) && stdout(&keys).contains(&org_id));
-    let revoked = &env.json(&["admin-key", "revoke", &key_id])[0];
+    let revoked = &env.json_lines(&["admin-key", "revoke", &key_id])[0];
     assert!(revoked["revoked_at"].is_string());
 
     let out = env.run(&["directory", "delete", &dir_id]);
     assert!(out.status.success());
     let out = env.run(&["org", "delete", &org_id]);
     assert!(out.status.success());
-    assert!(env.json(&["org", "list"]).is_empty());
+    assert!(env.json_lines(&["org", "list"]).is_empty());
 }
 
 async fn errors_have_messages_and_exit_codes(backend: Backend) {
@@ -286,7 +235,7 @@ async fn serve_survives_kill_9(backend: Backend) {
         assert_eq!(status, 200, "{id} lost after kill -9: {body}");
     }
     // The key was printed once: the second start created none.
-    let keys = env.json(&["admin-key", "list"]);
+    let keys = env.json_lines(&["admin-key", "list"]);
     assert_eq!(keys.len(), 1);
 
     // SIGTERM: graceful shutdown, exit code 0.
@@ -339,16 +288,14 @@ async fn bootstrap_key_from_environment(backend: Backend) {
     );
 }
 
-const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
 async fn plugin_update_changes_an_installation(backend: Backend) {
     let env = Env::new(backend).await;
-    let org = env.json(&["org", "create", "Acme"])[0]["id"]
+    let org = env.json_lines(&["org", "create", "Acme"])[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let digest = env
-        .json(&["plugin", "list"])
+        .json_lines(&["plugin", "list"])
         .into_iter()
         .find(|p| p["plugin_id"] == "http-action")
         .expect("built-in http-action")["digest"]
@@ -387,7 +334,7 @@ async fn plugin_update_changes_an_installation(backend: Backend) {
     let key_file = env.dir.path().join("key.txt");
     std::fs::write(&key_file, "from-file\n").unwrap();
 
-    let updated = &env.json(&[
+    let updated = &env.json_lines(&[
         "plugin",
         "update",
         id,
@@ -543,7 +490,7 @@ async fn serve_refuses_bad_plugin_settings_at_start() {
         );
     }
     // Nothing was started: no admin key was created in the database.
-    assert!(env.json(&["admin-key", "list"]).is_empty());
+    assert!(env.json_lines(&["admin-key", "list"]).is_empty());
 }
 
 both_backends!(

@@ -7,58 +7,20 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rollcall_tests::webhook_receiver::{Mode, Receiver};
-use rollcall_tests::{Backend, TestDatabase, both_backends, http};
+use rollcall_tests::{Backend, both_backends, http};
 use serde_json::Value;
 
-struct Env {
-    dir: tempfile::TempDir,
-    db: TestDatabase,
-}
+mod common;
+use common::Env;
 
-impl Env {
-    async fn new(backend: Backend) -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-            db: TestDatabase::new(backend).await,
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("ROLLCALL_DATA_DIR", self.dir.path().join("data"))
-            .env("ROLLCALL_DATABASE_URL", &self.db.url)
-            .env(
-                "ROLLCALL_MASTER_KEY",
-                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-            )
-            .env("ROLLCALL_WEBHOOK_ALLOW_HTTP", "true")
-            .env("ROLLCALL_WEBHOOK_ALLOW_PRIVATE_NETWORK", "true")
-            .env("ROLLCALL_WEBHOOK_RETRY_SCHEDULE", "100ms,100ms")
-            .current_dir(self.dir.path());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("run rollcall")
-    }
-
-    fn json(&self, args: &[&str]) -> Vec<Value> {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-            .collect()
-    }
+/// A process environment for delivery tests: plain-HTTP, loopback
+/// webhook receivers and fast retries.
+async fn delivery_env(backend: Backend) -> Env {
+    Env::new(backend)
+        .await
+        .with("ROLLCALL_WEBHOOK_ALLOW_HTTP", "true")
+        .with("ROLLCALL_WEBHOOK_ALLOW_PRIVATE_NETWORK", "true")
+        .with("ROLLCALL_WEBHOOK_RETRY_SCHEDULE", "100ms,100ms")
 }
 
 fn text(out: &Output) -> (String, String) {
@@ -69,9 +31,9 @@ fn text(out: &Output) -> (String, String) {
 }
 
 async fn webhook_commands_and_serve_delivery(backend: Backend) {
-    let env = Env::new(backend).await;
+    let env = delivery_env(backend).await;
     let receiver = Receiver::start(Mode::FailFirst).await;
-    let org = env.json(&["org", "create", "Acme"])[0]["id"]
+    let org = env.json_lines(&["org", "create", "Acme"])[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -98,10 +60,10 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
         .find(|w| w.starts_with("webhook_endpoint_"))
         .unwrap()
         .to_owned();
-    let shown = &env.json(&["webhook", "show", &id])[0];
+    let shown = &env.json_lines(&["webhook", "show", &id])[0];
     assert_eq!(shown["events"][0], "dsync.activated");
     assert!(shown.get("secret").is_none());
-    let updated = &env.json(&[
+    let updated = &env.json_lines(&[
         "webhook",
         "update",
         &id,
@@ -111,7 +73,7 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
     ])[0];
     assert_eq!(updated["events"].as_array().unwrap().len(), 0);
     assert_eq!(updated["rate_limit"], 100);
-    let rotated = &env.json(&["webhook", "rotate-secret", &id, "--grace-period", "60"])[0];
+    let rotated = &env.json_lines(&["webhook", "rotate-secret", &id, "--grace-period", "60"])[0];
     let secret = rotated["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"));
     let list = env.run(&["webhook", "list", "--org", &org]);
@@ -170,7 +132,7 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
     assert_eq!(out.status.code(), Some(2));
 
     // A directory created now produces events; the server delivers them.
-    let dir = env.json(&[
+    let dir = env.json_lines(&[
         "directory",
         "create",
         "--org",
@@ -207,7 +169,7 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
         assert!(Instant::now() < deadline, "server did not become ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let events = env.json(&["events", "tail", "--org", &org, "-n", "50"]);
+    let events = env.json_lines(&["events", "tail", "--org", &org, "-n", "50"]);
     let types: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -228,7 +190,7 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
     // The attempt is recorded just after the receiver answered.
     let deadline = Instant::now() + Duration::from_secs(30);
     let deliveries = loop {
-        let d = env.json(&["webhook", "deliveries", &id]);
+        let d = env.json_lines(&["webhook", "deliveries", &id]);
         if d.iter().all(|d| d["state"] == "delivered") || Instant::now() > deadline {
             break d;
         }
@@ -255,7 +217,7 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
             rs.iter().filter(|r| r.status < 300).count() > before
         })
         .await;
-    let replay = &env.json(&["webhook", "replay", &id, first])[0];
+    let replay = &env.json_lines(&["webhook", "replay", &id, first])[0];
     assert_eq!(replay["scheduled"].as_u64().unwrap() as usize, events.len());
     receiver
         .wait_for(
@@ -272,7 +234,7 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
         "{}",
         text(&out).0
     );
-    let after = env.json(&[
+    let after = env.json_lines(&[
         "events",
         "tail",
         "--after",
@@ -298,7 +260,7 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
         std::io::BufReader::new(stdout).lines().next()
     });
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let rotated = &env.json(&["directory", "token", "rotate", &dir_id])[0];
+    let rotated = &env.json_lines(&["directory", "token", "rotate", &dir_id])[0];
     let line = first_line.join().unwrap().expect("a line").unwrap();
     let followed: Value = serde_json::from_str(&line).unwrap();
     assert!(
@@ -313,7 +275,7 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
     assert!(out.status.success());
     let out = env.run(&["webhook", "delete", &id]);
     assert!(out.status.success());
-    assert!(env.json(&["webhook", "list"]).is_empty());
+    assert!(env.json_lines(&["webhook", "list"]).is_empty());
 
     // SIGTERM: a graceful stop.
     let pid = server.id().to_string();
@@ -323,14 +285,14 @@ async fn webhook_commands_and_serve_delivery(backend: Backend) {
 }
 
 async fn lifecycle_commands_and_serve_dispatch(backend: Backend) {
-    let env = Env::new(backend).await;
+    let env = delivery_env(backend).await;
     let receiver = Receiver::start(Mode::Ok).await;
-    let org = env.json(&["org", "create", "Acme"])[0]["id"]
+    let org = env.json_lines(&["org", "create", "Acme"])[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let config = format!("{{\"url\": \"{}\"}}", receiver.url);
-    let bound = &env.json(&[
+    let bound = &env.json_lines(&[
         "plugin",
         "bind",
         "http-action@0.2.0",
@@ -398,7 +360,7 @@ async fn lifecycle_commands_and_serve_dispatch(backend: Backend) {
     );
 
     // A directory created now emits dsync.activated; the server runs the plugin.
-    env.json(&[
+    env.json_lines(&[
         "directory",
         "create",
         "--org",
@@ -433,13 +395,13 @@ async fn lifecycle_commands_and_serve_dispatch(backend: Backend) {
             !rs.is_empty()
         })
         .await;
-    let executions = env.json(&["plugin", "executions", &id]);
+    let executions = env.json_lines(&["plugin", "executions", &id]);
     assert_eq!(executions.len(), 1);
     assert_eq!(executions[0]["event"], "dsync.activated");
     let event = executions[0]["event_id"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     while env
-        .json(&["plugin", "executions", &id, "--state", "completed"])
+        .json_lines(&["plugin", "executions", &id, "--state", "completed"])
         .is_empty()
     {
         assert!(Instant::now() < deadline, "the execution did not complete");
@@ -452,7 +414,7 @@ async fn lifecycle_commands_and_serve_dispatch(backend: Backend) {
             rs.len() >= 2
         })
         .await;
-    let replay = &env.json(&["plugin", "replay", &id, &event])[0];
+    let replay = &env.json_lines(&["plugin", "replay", &id, &event])[0];
     assert_eq!(replay["scheduled"], 1);
     let out = env.run(&["plugin", "executions", &id, "--state", "lost"]);
     assert_eq!(out.status.code(), Some(1));
@@ -462,7 +424,7 @@ async fn lifecycle_commands_and_serve_dispatch(backend: Backend) {
     assert!(server.wait().unwrap().success());
     let out = env.run(&["plugin", "unbind", &id]);
     assert!(out.status.success(), "{}", text(&out).1);
-    assert!(env.json(&["plugin", "installations"]).is_empty());
+    assert!(env.json_lines(&["plugin", "installations"]).is_empty());
 }
 
 both_backends!(

@@ -6,13 +6,16 @@
 //! ever running one twice.
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rollcall_tests::fake_directory::{FakeDirectory, SharedDirectory};
 use rollcall_tests::fake_graph::{CLIENT_SECRET, FakeGraph};
-use rollcall_tests::{Backend, TestDatabase, both_backends, http};
+use rollcall_tests::{Backend, both_backends, http};
 use serde_json::{Value, json};
+
+mod common;
+use common::Env;
 
 const ADMIN_KEY: &str = "rc_admin_0123456789abcdefghijklmnopqrstuv";
 
@@ -25,56 +28,19 @@ async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
         .await
 }
 
-struct Env {
-    dir: tempfile::TempDir,
-    db: TestDatabase,
+/// A process environment for sync tests: a known admin key, and the fake
+/// provider on plain-HTTP loopback.
+async fn sync_env(backend: Backend) -> Env {
+    Env::new(backend)
+        .await
+        .with("ROLLCALL_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
+        .with("ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP", "true")
+        .with("ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK", "true")
+        .with("ROLLCALL_SYNC_LEASE_SECONDS", "5")
+        .with("ROLLCALL_SYNC_PAGE_SIZE", "50")
 }
 
 impl Env {
-    async fn new(backend: Backend) -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-            db: TestDatabase::new(backend).await,
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("ROLLCALL_DATA_DIR", self.dir.path().join("data"))
-            .env("ROLLCALL_DATABASE_URL", &self.db.url)
-            .env(
-                "ROLLCALL_MASTER_KEY",
-                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-            )
-            .env("ROLLCALL_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
-            // The fake provider is http://127.0.0.1.
-            .env("ROLLCALL_PLUGIN_ALLOW_PLAIN_HTTP", "true")
-            .env("ROLLCALL_PLUGIN_ALLOW_PRIVATE_NETWORK", "true")
-            .env("ROLLCALL_SYNC_LEASE_SECONDS", "5")
-            .env("ROLLCALL_SYNC_PAGE_SIZE", "50")
-            .current_dir(self.dir.path());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("run rollcall")
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        serde_json::from_str(text.lines().last().unwrap_or("null")).unwrap()
-    }
-
     /// An organization and an `azure-graph` directory bound to the fake.
     fn graph_directory(&self, fake: &FakeGraph, name: &str) -> String {
         let org = self.json(&["org", "create", name])["id"]
@@ -228,7 +194,7 @@ fn kill(child: &mut Child, signal: &str) {
 
 async fn sync_commands(backend: Backend) {
     let _turn = one_at_a_time().await;
-    let env = Env::new(backend).await;
+    let env = sync_env(backend).await;
     let fake_dir = SharedDirectory::new(FakeDirectory::generate(240, 4, 400));
     let fake = FakeGraph::start(fake_dir.clone()).await;
     let dir = env.graph_directory(&fake, "Contoso");
@@ -293,7 +259,7 @@ async fn sync_commands(backend: Backend) {
 
 async fn killed_server_resumes_the_run(backend: Backend) {
     let _turn = one_at_a_time().await;
-    let env = Env::new(backend).await;
+    let env = sync_env(backend).await;
     let fake_dir = SharedDirectory::new(FakeDirectory::generate(3000, 20, 4000));
     let fake = FakeGraph::start(fake_dir.clone()).await;
     let dir = env.graph_directory(&fake, "Nike");
@@ -347,7 +313,7 @@ async fn killed_server_resumes_the_run(backend: Backend) {
 
 async fn two_servers_share_the_work(backend: Backend) {
     let _turn = one_at_a_time().await;
-    let env = Env::new(backend).await;
+    let env = sync_env(backend).await;
     let fake_dir = SharedDirectory::new(FakeDirectory::generate(600, 6, 900));
     let fake = FakeGraph::start(fake_dir.clone()).await;
     let dirs: Vec<String> = (0..6)
