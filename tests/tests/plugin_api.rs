@@ -254,13 +254,16 @@ async fn installations_move_between_plugin_versions(backend: Backend) {
     let sealed = app.db.store.plugin_installation_secrets(&id).await.unwrap();
     assert_eq!(Value::Object(sealed.secrets), json!({"signing_key": "s1"}));
 
-    // Only versions of the same plugin; unknown plugins are named.
+    // Only versions of the same plugin; unknown plugins are named; an
+    // oversized key is refused without being echoed.
+    let long = "x".repeat(10_000);
     for (plugin, expected) in [
         (
             "ssh-key-revoker@0.1.1",
             "only move to another version of http-action",
         ),
         ("http-action@9.9.9", "no plugin 'http-action@9.9.9'"),
+        (long.as_str(), "plugin: at most 256 characters"),
     ] {
         let r = patch(&app, &id, json!({"plugin": plugin})).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
@@ -269,7 +272,12 @@ async fn installations_move_between_plugin_versions(backend: Backend) {
             "{plugin}: {:?}",
             r.body
         );
+        assert!(r.body.to_string().len() < 500, "{:?}", r.body);
     }
+    let r = patch(&app, &id, json!({"plugin": 5})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let after = app.get(&format!("/api/v1/plugin_installations/{id}")).await;
+    assert_eq!(after.body["plugin_digest"], shipped.body["digest"]);
 }
 
 async fn bad_components_are_refused_with_clear_errors(backend: Backend) {

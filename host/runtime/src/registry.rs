@@ -333,6 +333,12 @@ async fn target_plugin(
     current: &PluginInstallation,
     key: &str,
 ) -> Result<Plugin, RegistryError> {
+    // `id@version`, `sha256:<64 hex>` and `plugin_…` ids are all far shorter.
+    if key.len() > 256 {
+        return Err(RegistryError::Invalid(
+            "plugin: at most 256 characters (an id@version, sha256:… digest or plugin_… id)".into(),
+        ));
+    }
     let plugin = store
         .get_plugin(key)
         .await?
@@ -391,14 +397,17 @@ pub async fn update_installation(
             "secrets.{name}: must be a string, or null to remove it"
         )));
     }
-    let secrets = if update.secrets.is_empty() && update.credentials.is_empty() && !moving {
-        None
-    } else {
+    let changes_secrets = !update.secrets.is_empty() || !update.credentials.is_empty();
+    let secrets = if changes_secrets || moving {
         let mut sealed = store.plugin_installation_secrets(&current.id).await?;
         merge(&mut sealed.secrets, update.secrets);
         merge(&mut sealed.credentials, update.credentials);
         check_credentials(&manifest, &sealed.credentials)?;
-        Some(sealed)
+        // A move only checks the stored credentials; they are re-sealed
+        // only when this update changes them.
+        changes_secrets.then_some(sealed)
+    } else {
+        None
     };
     let grants = update
         .grants

@@ -186,7 +186,8 @@ impl Store {
     /// too), freeing its plain version.
     async fn retire_builtin(&self, older: &Plugin) -> Result<(), StoreError> {
         let hex = older.digest.trim_start_matches("sha256:");
-        let version = format!("{}+{}", older.version, &hex[..hex.len().min(12)]);
+        let prefix: String = hex.chars().take(12).collect();
+        let version = format!("{}+{prefix}", older.version);
         let mut manifest = older.manifest.clone();
         if let Some(m) = manifest.as_object_mut() {
             m.insert("version".into(), Value::String(version.clone()));
